@@ -1,0 +1,100 @@
+import { resolve } from 'node:path';
+import { ALL_COMPONENTS } from './components';
+import { printStatus } from './commands/status';
+import { runTests } from './commands/test';
+import { createContext, installAll, startInfrastructure, startServices, stopComponents } from './platform';
+import { platformEnv } from './platform-env';
+import { bold, dim, green, info, PlatformError } from './progress';
+import { spawn } from 'node:child_process';
+
+const USAGE = `quire — run the Quire platform on this machine (no Docker needed)
+
+usage: quire <command> [options]        (also: quire dev <command>)
+
+  up                 install what is missing, start everything, print the URL
+  down               stop everything this state folder started
+  status             what runs, where, and whether it is ready
+  logs [piece] [-f]  show a piece's log (postgres, kafka, temporal, s3, gateway, workflow-worker)
+  install            install every piece without starting anything
+  test [--unit] [--keep-running] [jest args…]
+                     the whole test suite against real infrastructure
+  env                print the platform's environment variables (for \`eval\`)
+
+Settings come from QUIRE_* environment variables; see README.md "Ports and paths".`;
+
+async function main(argv: string[]): Promise<number> {
+  const repoRoot = resolve(__dirname, '..', '..', '..');
+  let args = argv;
+  if (args[0] === 'dev') args = args.slice(1);
+  const [command, ...rest] = args;
+  const ctx = createContext(repoRoot);
+
+  switch (command) {
+    case 'up': {
+      const t0 = Date.now();
+      info(bold('Quire: starting the platform'));
+      await installAll(ctx);
+      await startInfrastructure(ctx);
+      await startServices(ctx);
+      info('');
+      await printStatus(ctx);
+      info(`\n${green('Quire is up')} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      info(`  ${bold(`http://${ctx.config.bindHost}:${ctx.config.ports.gateway}`)}   Quire`);
+      info(`  http://${ctx.config.bindHost}:${ctx.config.ports.temporalUi}   Temporal Web UI`);
+      info(dim(`  stop with: npm run quire -- down    logs: npm run quire -- logs <piece>`));
+      return 0;
+    }
+    case 'down':
+      await stopComponents(ctx);
+      info('Quire is stopped (data stays in the state folder).');
+      return 0;
+    case 'status':
+      return (await printStatus(ctx)) ? 0 : 3;
+    case 'install':
+      await installAll(ctx);
+      info(green('every piece is installed'));
+      return 0;
+    case 'logs': {
+      const follow = rest.includes('-f') || rest.includes('--follow');
+      const piece = rest.find((a) => !a.startsWith('-'));
+      const names = piece ? [piece] : ALL_COMPONENTS.filter((c) => c.ports(ctx).length > 0).map((c) => c.name);
+      const known = ALL_COMPONENTS.map((c) => c.name);
+      if (piece && !known.includes(piece)) {
+        throw new PlatformError('logs', `no piece called "${piece}"`, `pick one of: ${known.join(', ')}`);
+      }
+      if (follow) {
+        const tail = spawn('tail', ['-n', '50', '-F', ...names.map((n) => ctx.supervisor.logFile(n))], { stdio: 'inherit' });
+        return new Promise((r) => tail.once('exit', (code) => r(code ?? 0)));
+      }
+      for (const n of names) info(`${bold(`── ${n}`)} ${dim(ctx.supervisor.logFile(n))}\n${ctx.supervisor.tail(n, 40)}`);
+      return 0;
+    }
+    case 'test': {
+      const unitOnly = rest.includes('--unit');
+      const keepRunning = rest.includes('--keep-running');
+      const jestArgs = rest.filter((a) => a !== '--unit' && a !== '--keep-running');
+      return runTests(ctx, { unitOnly, keepRunning, jestArgs });
+    }
+    case 'env':
+      for (const [k, v] of Object.entries(platformEnv(ctx))) info(`export ${k}='${v}'`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      info(USAGE);
+      return 0;
+    default:
+      info(USAGE);
+      throw new PlatformError('quire', `unknown command "${command}"`, 'see the usage above');
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof PlatformError) process.stderr.write(`${err.render()}\n`);
+    else process.stderr.write(`quire: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

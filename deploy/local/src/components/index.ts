@@ -1,0 +1,16 @@
+import type { Component } from '../platform-context';
+import { gvisor } from './gvisor';
+import { kafka } from './kafka';
+import { kernelEnv } from './kernel-env';
+import { gateway, workflowWorker } from './node-services';
+import { objectStore } from './object-store';
+import { postgres } from './postgres';
+import { temporal } from './temporal';
+
+/** Infrastructure every service needs; started in parallel. */
+export const INFRASTRUCTURE: readonly Component[] = [postgres, kafka, temporal, objectStore, gvisor, kernelEnv];
+/** Quire's own processes; started after the infrastructure, in this order. */
+export const SERVICES: readonly Component[] = [workflowWorker, gateway];
+export const ALL_COMPONENTS: readonly Component[] = [...INFRASTRUCTURE, ...SERVICES];
+
+export { gateway, gvisor, kafka, kernelEnv, objectStore, postgres, temporal, workflowWorker };

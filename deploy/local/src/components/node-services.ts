@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import { startSupervised } from '../component-runner';
+import type { Component, PlatformContext } from '../platform-context';
+import { platformEnv } from '../platform-env';
+
+/**
+ * Quire's own services, run from TypeScript source through @swc-node/register
+ * (decorator metadata included, which NestJS needs). Each gets the platform
+ * environment and answers /readyz on its HTTP port.
+ */
+interface NodeServiceSpec {
+  name: string;
+  title: string;
+  entry: string;
+  port: (ctx: PlatformContext) => number;
+  portEnv: string;
+  extraEnv?: (ctx: PlatformContext) => Record<string, string>;
+}
+
+function nodeService(spec: NodeServiceSpec): Component {
+  const url = (ctx: PlatformContext) => `http://${ctx.config.bindHost}:${spec.port(ctx)}`;
+  return {
+    name: spec.name,
+    title: spec.title,
+    ports: (ctx) => [spec.port(ctx)],
+    endpoint: url,
+    async install() {},
+    async start(ctx) {
+      await startSupervised(
+        ctx,
+        this,
+        () =>
+          ctx.supervisor.start(spec.name, process.execPath, ['--enable-source-maps', '-r', '@swc-node/register', join(ctx.config.repoRoot, spec.entry)], {
+            cwd: ctx.config.repoRoot,
+            env: {
+              ...process.env,
+              ...platformEnv(ctx),
+              ...(spec.extraEnv?.(ctx) ?? {}),
+              SWC_NODE_PROJECT: join(ctx.config.repoRoot, 'tsconfig.base.json'),
+              NODE_ENV: process.env.NODE_ENV ?? 'development',
+            },
+          }),
+        { readyTimeoutMs: 90_000, portEnv: { [spec.port(ctx)]: spec.portEnv } },
+      );
+    },
+    async stop(ctx) {
+      await ctx.supervisor.stop(spec.name, 20_000);
+    },
+    async ready(ctx) {
+      try {
+        const res = await fetch(`${url(ctx)}/readyz`, { signal: AbortSignal.timeout(2000) });
+        return res.ok;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+export const workflowWorker = nodeService({
+  name: 'workflow-worker',
+  title: 'Temporal workflow worker',
+  entry: 'workflows/src/worker/main.ts',
+  port: (ctx) => ctx.config.ports.workerHealth,
+  portEnv: 'QUIRE_WORKER_HEALTH_PORT',
+});
+
+export const gateway = nodeService({
+  name: 'gateway',
+  title: 'Quire gateway',
+  entry: 'services/gateway/src/main.ts',
+  port: (ctx) => ctx.config.ports.gateway,
+  portEnv: 'QUIRE_GATEWAY_PORT',
+});

@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import type { PlatformContext } from './platform-context';
+
+/**
+ * The environment every Quire service (and every integration test) gets: the
+ * same variables a deployment against a real cluster sets, pointing at the
+ * local pieces here.
+ */
+export function platformEnv(ctx: PlatformContext): Record<string, string> {
+  const { config, creds } = ctx;
+  const host = config.bindHost;
+  return {
+    QUIRE_POSTGRES_URL: `postgres://${creds.postgresUser}:${encodeURIComponent(creds.postgresPassword)}@${host}:${config.ports.postgres}/${config.postgresDatabase}`,
+    QUIRE_KAFKA_BROKERS: `${host}:${config.ports.kafka}`,
+    QUIRE_TEMPORAL_ADDRESS: `${host}:${config.ports.temporal}`,
+    QUIRE_TEMPORAL_NAMESPACE: 'default',
+    QUIRE_S3_ENDPOINT: `http://${host}:${config.ports.s3}`,
+    QUIRE_S3_REGION: 'us-east-1',
+    QUIRE_S3_ACCESS_KEY_ID: creds.s3AccessKeyId,
+    QUIRE_S3_SECRET_ACCESS_KEY: creds.s3SecretAccessKey,
+    QUIRE_S3_FORCE_PATH_STYLE: 'true',
+    QUIRE_TOKEN_SIGNING_KEY: creds.tokenSigningKey,
+    QUIRE_GATEWAY_PORT: String(config.ports.gateway),
+    QUIRE_WORKER_HEALTH_PORT: String(config.ports.workerHealth),
+    QUIRE_BIND_HOST: host,
+    QUIRE_STATE_DIR: config.stateDir,
+    QUIRE_CACHE_DIR: config.cacheDir,
+    QUIRE_KERNEL_ENV: join(config.cacheDir, 'kernel-env'),
+    QUIRE_TEMPORAL_CLI: join(config.cacheDir, 'bin', `temporal-${config.versions.temporalCli}`, 'temporal'),
+  };
+}
