@@ -10,7 +10,14 @@ delete swcrc.$schema;
 module.exports = {
   testEnvironment: 'node',
   rootDir: __dirname,
-  roots: ['<rootDir>/contracts', '<rootDir>/services', '<rootDir>/workflows', '<rootDir>/sandbox-runtimes', '<rootDir>/deploy', '<rootDir>/load-tests'],
+  roots: [
+    '<rootDir>/contracts',
+    '<rootDir>/services',
+    '<rootDir>/workflows',
+    '<rootDir>/sandbox-runtimes',
+    '<rootDir>/deploy',
+    '<rootDir>/load-tests',
+  ],
   testMatch: ['**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/.quire/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/.quire/'],

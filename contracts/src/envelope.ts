@@ -10,7 +10,9 @@ export const envelopeSchema = z.object({
   /** UUIDv7; the idempotency key: consumers deduplicate by it. */
   id: z.string().regex(UUID_V7_PATTERN, 'id must be a UUIDv7'),
   /** Event type, e.g. `quire.host.HostHeartbeat`. */
-  type: z.string().regex(/^quire\.[a-z-]+\.[A-Z][A-Za-z]+$/, 'type must look like quire.<domain>.<EventName>'),
+  type: z
+    .string()
+    .regex(/^quire\.[a-z-]+\.[A-Z][A-Za-z]+$/, 'type must look like quire.<domain>.<EventName>'),
   /** Who produced it: `<service>/<instance>`, e.g. `host-worker/host-a`. */
   source: z.string().min(1).max(200),
   /** RFC 3339 timestamp of when the fact happened. */
@@ -65,7 +67,10 @@ export interface NewEventFields<D extends EventDefinition> {
 }
 
 /** Builds and validates an envelope; throws EventValidationError on bad data. */
-export function createEvent<D extends EventDefinition>(def: D, fields: NewEventFields<D>): EventEnvelope<EventData<D>> {
+export function createEvent<D extends EventDefinition>(
+  def: D,
+  fields: NewEventFields<D>,
+): EventEnvelope<EventData<D>> {
   const envelope = {
     id: fields.id ?? uuidv7(),
     type: def.type,

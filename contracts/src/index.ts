@@ -15,3 +15,4 @@ export * from './events/billing-usage.v1';
 export * from './events/agent.v1';
 export * from './events/gpu.v1';
 export * from './events/registry';
+export * from './temporal';

@@ -8,13 +8,7 @@
  * version beside the old one (see contracts/SCHEMA_EVOLUTION.md).
  */
 export type ServiceName =
-  | 'gateway'
-  | 'doc-sync'
-  | 'host-worker'
-  | 'billing'
-  | 'agent'
-  | 'gpu-scheduler'
-  | 'workflows';
+  'gateway' | 'doc-sync' | 'host-worker' | 'billing' | 'agent' | 'gpu-scheduler' | 'workflows';
 
 export interface TopicSpec {
   readonly name: string;

@@ -15,7 +15,11 @@ export const AgentRunStarted = defineEvent({
     notebookId: id,
     kernelId: id,
     userId: id,
-    budget: z.object({ maxSteps: z.number().int().positive(), maxTokens: z.number().int().positive(), maxCost: decimal }),
+    budget: z.object({
+      maxSteps: z.number().int().positive(),
+      maxTokens: z.number().int().positive(),
+      maxCost: decimal,
+    }),
   }),
 });
 

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
 /** Identifiers are opaque, URL-safe strings; kernel/notebook ids are chosen by their owners. */
-export const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be an id: letters, digits, . _ : -');
+export const id = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be an id: letters, digits, . _ : -');
 export const bytes = z.number().int().nonnegative();
 export const millis = z.number().nonnegative();
 /** Exact money: a decimal string, never a float. */

@@ -10,7 +10,12 @@ export const NotebookCreated = defineEvent({
   schemaVersion: 1,
   topic,
   description: 'A notebook exists (created, imported or copied).',
-  data: z.object({ notebookId: id, title: z.string().max(500), createdBy: id, importedFrom: z.string().nullable() }),
+  data: z.object({
+    notebookId: id,
+    title: z.string().max(500),
+    createdBy: id,
+    importedFrom: z.string().nullable(),
+  }),
 });
 
 export const DocPersisted = defineEvent({
@@ -18,7 +23,12 @@ export const DocPersisted = defineEvent({
   schemaVersion: 1,
   topic,
   description: 'Document state is durable up to seq (an ops batch in S3 or a snapshot in PostgreSQL).',
-  data: z.object({ notebookId: id, seq: z.number().int().nonnegative(), kind: z.enum(['ops', 'snapshot']), bytes }),
+  data: z.object({
+    notebookId: id,
+    seq: z.number().int().nonnegative(),
+    kind: z.enum(['ops', 'snapshot']),
+    bytes,
+  }),
 });
 
 export const NotebookShared = defineEvent({

@@ -10,7 +10,8 @@ export const ExecuteRequested = defineEvent({
   type: 'quire.exec.ExecuteRequested',
   schemaVersion: 1,
   topic,
-  description: 'Someone asked to run a cell. The code itself stays in the document; the event carries its hash.',
+  description:
+    'Someone asked to run a cell. The code itself stays in the document; the event carries its hash.',
   data: z.object({
     executionId: id,
     kernelId: id,

@@ -20,7 +20,12 @@ export const GpuQueued = defineEvent({
   schemaVersion: 1,
   topic,
   description: 'No slice free: the request waits, with its position and an ETA.',
-  data: z.object({ requestId: id, kernelId: id, position: z.number().int().positive(), etaS: z.number().nonnegative() }),
+  data: z.object({
+    requestId: id,
+    kernelId: id,
+    position: z.number().int().positive(),
+    etaS: z.number().nonnegative(),
+  }),
 });
 
 export const GpuAllocated = defineEvent({

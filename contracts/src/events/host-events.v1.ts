@@ -33,7 +33,11 @@ export const SandboxStarted = defineEvent({
     runtime: z.enum(['gvisor', 'process']),
     fromWarmPool: z.boolean(),
     bootMs: millis,
-    limits: z.object({ memoryBytes: bytes, cpuQuota: z.number().positive(), pids: z.number().int().positive() }),
+    limits: z.object({
+      memoryBytes: bytes,
+      cpuQuota: z.number().positive(),
+      pids: z.number().int().positive(),
+    }),
   }),
 });
 
@@ -97,4 +101,11 @@ export const ResourceSample = defineEvent({
   }),
 });
 
-export const HOST_EVENTS = [HostHeartbeat, SandboxStarted, SandboxExited, SnapshotTaken, SnapshotRestored, ResourceSample];
+export const HOST_EVENTS = [
+  HostHeartbeat,
+  SandboxStarted,
+  SandboxExited,
+  SnapshotTaken,
+  SnapshotRestored,
+  ResourceSample,
+];

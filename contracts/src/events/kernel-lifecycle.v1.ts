@@ -40,7 +40,12 @@ export const KernelEvicted = defineEvent({
   schemaVersion: 1,
   topic,
   description: 'The snapshot was deleted after the tier’s eviction period; the next open starts fresh.',
-  data: z.object({ kernelId: id, notebookId: id, snapshotId: id.nullable(), idleForS: z.number().nonnegative() }),
+  data: z.object({
+    kernelId: id,
+    notebookId: id,
+    snapshotId: id.nullable(),
+    idleForS: z.number().nonnegative(),
+  }),
 });
 
 export const KernelDied = defineEvent({

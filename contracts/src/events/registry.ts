@@ -18,7 +18,9 @@ export const ALL_EVENTS: readonly EventDefinition[] = [
   ...GPU_EVENTS,
 ];
 
-const byKey = new Map<string, EventDefinition>(ALL_EVENTS.map((d) => [registryKey(d.type, d.schemaVersion), d]));
+const byKey = new Map<string, EventDefinition>(
+  ALL_EVENTS.map((d) => [registryKey(d.type, d.schemaVersion), d]),
+);
 
 function registryKey(type: string, version: number): string {
   return `${type}@${version}`;

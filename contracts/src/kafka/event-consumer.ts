@@ -88,16 +88,25 @@ export class EventConsumer {
   }
 
   private async onMessage({ topic, partition, message }: EachMessagePayload): Promise<void> {
-    const meta: MessageMeta = { topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null };
+    const meta: MessageMeta = {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString('utf8') ?? null,
+    };
     let event: EventEnvelope;
     try {
       const raw = decodeEvent(message.headers, message.value);
       const def = findEventDefinition(String(raw.type), Number(raw.schemaVersion));
       if (!def) {
-        throw new EventValidationError('unknown event type', [`${String(raw.type)} v${String(raw.schemaVersion)}`]);
+        throw new EventValidationError('unknown event type', [
+          `${String(raw.type)} v${String(raw.schemaVersion)}`,
+        ]);
       }
       if (def.topic !== topic) {
-        throw new EventValidationError('event on the wrong topic', [`${def.type} belongs on ${def.topic}, not ${topic}`]);
+        throw new EventValidationError('event on the wrong topic', [
+          `${def.type} belongs on ${def.topic}, not ${topic}`,
+        ]);
       }
       event = validateEnvelope(raw, def);
     } catch (err) {
@@ -111,7 +120,11 @@ export class EventConsumer {
     const parent = extractTraceContext(headersToStrings(message.headers));
     await context.with(parent, () =>
       tracer.startActiveSpan(`consume ${event.type}`, { kind: SpanKind.CONSUMER }, async (span) => {
-        span.setAttributes({ 'messaging.system': 'kafka', 'messaging.destination.name': topic, 'quire.event.id': event.id });
+        span.setAttributes({
+          'messaging.system': 'kafka',
+          'messaging.destination.name': topic,
+          'quire.event.id': event.id,
+        });
         try {
           await this.runHandler(event, meta, payloadOf(message));
         } catch (err) {
@@ -135,11 +148,20 @@ export class EventConsumer {
         return;
       } catch (err) {
         lastError = err as Error;
-        this.log.warn('event handler failed', { eventId: event.id, type: event.type, attempt, error: lastError.message });
+        this.log.warn('event handler failed', {
+          eventId: event.id,
+          type: event.type,
+          attempt,
+          error: lastError.message,
+        });
         if (attempt < attempts) await sleep(base * 2 ** (attempt - 1));
       }
     }
-    await this.deadLetter(payload, meta, `handler failed after ${attempts} attempts: ${lastError?.message ?? 'unknown'}`);
+    await this.deadLetter(
+      payload,
+      meta,
+      `handler failed after ${attempts} attempts: ${lastError?.message ?? 'unknown'}`,
+    );
   }
 
   private async deadLetter(payload: RawPayload, meta: MessageMeta, reason: string): Promise<void> {

@@ -28,16 +28,26 @@ export class EventProducer {
     return `${this.service}/${this.instance}`;
   }
 
-  async publish<D extends EventDefinition>(def: D, fields: PublishFields<D>): Promise<EventEnvelope<EventData<D>>> {
+  async publish<D extends EventDefinition>(
+    def: D,
+    fields: PublishFields<D>,
+  ): Promise<EventEnvelope<EventData<D>>> {
     const [event] = await this.publishMany(def, [fields]);
     return event!;
   }
 
-  async publishMany<D extends EventDefinition>(def: D, batch: PublishFields<D>[]): Promise<EventEnvelope<EventData<D>>[]> {
+  async publishMany<D extends EventDefinition>(
+    def: D,
+    batch: PublishFields<D>[],
+  ): Promise<EventEnvelope<EventData<D>>[]> {
     this.assertOwner(def);
     const trace = injectTraceHeaders();
     const events = batch.map((f) =>
-      createEvent(def, { ...f, source: this.source, ...(trace.traceparent ? { traceparent: trace.traceparent } : {}) }),
+      createEvent(def, {
+        ...f,
+        source: this.source,
+        ...(trace.traceparent ? { traceparent: trace.traceparent } : {}),
+      }),
     );
     await this.producer.send({
       topic: def.topic,
@@ -51,7 +61,9 @@ export class EventProducer {
     const spec = topicSpec(def.topic);
     if (!spec) throw new Error(`${def.type}: topic ${def.topic} is not in the topic registry`);
     if (spec.owner !== this.service) {
-      throw new Error(`${this.service} may not publish ${def.type}: topic ${def.topic} is owned by ${spec.owner}`);
+      throw new Error(
+        `${this.service} may not publish ${def.type}: topic ${def.topic} is owned by ${spec.owner}`,
+      );
     }
   }
 }

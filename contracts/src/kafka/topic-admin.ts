@@ -2,7 +2,11 @@ import type { Admin } from 'kafkajs';
 import { ALL_TOPICS, DLQ_RETENTION_MS, dlqTopicOf, type TopicSpec } from '../topics';
 
 /** Creates every registered topic and its DLQ if missing. Idempotent. */
-export async function ensureTopics(admin: Admin, topics: readonly TopicSpec[] = ALL_TOPICS, replicationFactor = 1) {
+export async function ensureTopics(
+  admin: Admin,
+  topics: readonly TopicSpec[] = ALL_TOPICS,
+  replicationFactor = 1,
+) {
   const existing = new Set(await admin.listTopics());
   const wanted = topics.flatMap((t) => [
     { topic: t.name, numPartitions: t.partitions, retentionMs: t.retentionMs },

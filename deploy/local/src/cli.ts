@@ -57,16 +57,21 @@ async function main(argv: string[]): Promise<number> {
     case 'logs': {
       const follow = rest.includes('-f') || rest.includes('--follow');
       const piece = rest.find((a) => !a.startsWith('-'));
-      const names = piece ? [piece] : ALL_COMPONENTS.filter((c) => c.ports(ctx).length > 0).map((c) => c.name);
+      const names = piece
+        ? [piece]
+        : ALL_COMPONENTS.filter((c) => c.ports(ctx).length > 0).map((c) => c.name);
       const known = ALL_COMPONENTS.map((c) => c.name);
       if (piece && !known.includes(piece)) {
         throw new PlatformError('logs', `no piece called "${piece}"`, `pick one of: ${known.join(', ')}`);
       }
       if (follow) {
-        const tail = spawn('tail', ['-n', '50', '-F', ...names.map((n) => ctx.supervisor.logFile(n))], { stdio: 'inherit' });
+        const tail = spawn('tail', ['-n', '50', '-F', ...names.map((n) => ctx.supervisor.logFile(n))], {
+          stdio: 'inherit',
+        });
         return new Promise((r) => tail.once('exit', (code) => r(code ?? 0)));
       }
-      for (const n of names) info(`${bold(`── ${n}`)} ${dim(ctx.supervisor.logFile(n))}\n${ctx.supervisor.tail(n, 40)}`);
+      for (const n of names)
+        info(`${bold(`── ${n}`)} ${dim(ctx.supervisor.logFile(n))}\n${ctx.supervisor.tail(n, 40)}`);
       return 0;
     }
     case 'test': {

@@ -35,12 +35,17 @@ async function installDebianPackages(
   if (missing.length === 0) return;
   const names = missing.map((p) => p.name);
   if (!isRoot()) {
-    throw new PlatformError(piece, `Debian packages missing: ${names.join(' ')}`, `run: sudo apt-get install -y ${names.join(' ')}`);
+    throw new PlatformError(
+      piece,
+      `Debian packages missing: ${names.join(' ')}`,
+      `run: sudo apt-get install -y ${names.join(' ')}`,
+    );
   }
   const log = ctx.supervisor.logFile('install-apt');
   await step(`install ${names.join(', ')} (apt)`, async () => {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const install = () => runLogged('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], log, { env });
+    const install = () =>
+      runLogged('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], log, { env });
     try {
       if (!aptUpdated) throw new Error('refresh package lists first');
       await install();
@@ -48,7 +53,12 @@ async function installDebianPackages(
       aptUpdated = true;
       await runLogged('apt-get', ['update', '-q'], log, { env }).catch(() => undefined);
       await install().catch((err: Error) => {
-        throw new PlatformError(piece, `apt-get install ${names.join(' ')} failed (${err.message})`, 'check the log and the network to Debian', log);
+        throw new PlatformError(
+          piece,
+          `apt-get install ${names.join(' ')} failed (${err.message})`,
+          'check the log and the network to Debian',
+          log,
+        );
       });
     }
   });
@@ -75,14 +85,23 @@ export async function goInstall(
   const binDir = join(ctx.config.cacheDir, 'bin', `${binary}-${version}`);
   const target = join(binDir, binary);
   if (existsSync(target)) return target;
-  const go = await requireTool(piece, 'go', 'install Go 1.23 or newer (https://go.dev/doc/install) or put it on PATH');
+  const go = await requireTool(
+    piece,
+    'go',
+    'install Go 1.23 or newer (https://go.dev/doc/install) or put it on PATH',
+  );
   mkdirSync(binDir, { recursive: true });
   const log = ctx.supervisor.logFile(`install-${binary}`);
   await step(`build ${binary} ${version} from the Go module proxy (first time: a few minutes)`, () =>
     runLogged(go, ['install', `${modulePath}@${version}`], log, {
       env: { ...process.env, GOBIN: binDir, CGO_ENABLED: '0', GOFLAGS: '-trimpath' },
     }).catch((err: Error) => {
-      throw new PlatformError(piece, `go install ${modulePath}@${version} failed (${err.message})`, 'read the log; check Go version and network to the Go module proxy', log);
+      throw new PlatformError(
+        piece,
+        `go install ${modulePath}@${version} failed (${err.message})`,
+        'read the log; check Go version and network to the Go module proxy',
+        log,
+      );
     }),
   );
   return target;

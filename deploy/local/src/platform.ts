@@ -10,20 +10,32 @@ import { step } from './progress';
 
 export function createContext(repoRoot: string, env: NodeJS.ProcessEnv = process.env): PlatformContext {
   const config = loadLocalConfig(repoRoot, env);
-  return { config, creds: loadOrCreateCredentials(config.stateDir), supervisor: new ProcessSupervisor(config.stateDir) };
+  return {
+    config,
+    creds: loadOrCreateCredentials(config.stateDir),
+    supervisor: new ProcessSupervisor(config.stateDir),
+  };
 }
 
 /** Installs every piece that is missing; pieces install in parallel (apt calls queue). */
-export async function installAll(ctx: PlatformContext, components: readonly Component[] = ALL_COMPONENTS): Promise<void> {
+export async function installAll(
+  ctx: PlatformContext,
+  components: readonly Component[] = ALL_COMPONENTS,
+): Promise<void> {
   await Promise.all(components.map((c) => c.install(ctx)));
 }
 
-export async function startComponents(ctx: PlatformContext, components: readonly Component[]): Promise<string[]> {
+export async function startComponents(
+  ctx: PlatformContext,
+  components: readonly Component[],
+): Promise<string[]> {
   const started: string[] = [];
   await Promise.all(
     components.map(async (c) => {
       const wasRunning = ctx.supervisor.isRunning(c.name);
-      await step(`${c.title} ${wasRunning ? 'is running' : 'start'}`, () => c.start(ctx), { quietIfFast: true });
+      await step(`${c.title} ${wasRunning ? 'is running' : 'start'}`, () => c.start(ctx), {
+        quietIfFast: true,
+      });
       if (!wasRunning && c.ports(ctx).length > 0) started.push(c.name);
     }),
   );

@@ -60,7 +60,12 @@ export class ProcessSupervisor {
     });
     closeSync(out);
     if (child.pid === undefined) {
-      throw new PlatformError(name, `could not start ${command}`, 'check that it is installed', this.logFile(name));
+      throw new PlatformError(
+        name,
+        `could not start ${command}`,
+        'check that it is installed',
+        this.logFile(name),
+      );
     }
     child.unref();
     writeFileSync(join(this.runDir, `${name}.pid`), String(child.pid));
@@ -144,7 +149,12 @@ export async function waitUntil(
   while (Date.now() < deadline) {
     if (await probe().catch(() => false)) return;
     if (opts.isAlive && !opts.isAlive()) {
-      throw new PlatformError(piece, 'exited during start-up', 'read the log below; fix the cause and run again', opts.logFile);
+      throw new PlatformError(
+        piece,
+        'exited during start-up',
+        'read the log below; fix the cause and run again',
+        opts.logFile,
+      );
     }
     await sleep(opts.intervalMs ?? 250);
   }
@@ -182,7 +192,11 @@ export function runLogged(
   return new Promise((resolve, reject) => {
     const out = openSync(logFile, 'a');
     writeFileSync(out, `\n=== ${new Date().toISOString()} ${command} ${args.join(' ')}\n`);
-    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', out, out] });
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', out, out],
+    });
     closeSync(out);
     child.once('error', reject);
     child.once('exit', (code, signal) => {

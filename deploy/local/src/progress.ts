@@ -39,11 +39,17 @@ export class PlatformError extends Error {
 }
 
 /** Runs a step, printing its name, a heartbeat every 15 s while it runs, and its duration. */
-export async function step<T>(label: string, fn: () => Promise<T>, opts: { quietIfFast?: boolean } = {}): Promise<T> {
+export async function step<T>(
+  label: string,
+  fn: () => Promise<T>,
+  opts: { quietIfFast?: boolean } = {},
+): Promise<T> {
   const started = Date.now();
   if (!opts.quietIfFast) process.stdout.write(`${dim('…')} ${label}\n`);
   const timer = setInterval(() => {
-    process.stdout.write(`  ${dim(`${label}: still working (${Math.round((Date.now() - started) / 1000)} s)`)}\n`);
+    process.stdout.write(
+      `  ${dim(`${label}: still working (${Math.round((Date.now() - started) / 1000)} s)`)}\n`,
+    );
   }, 15_000);
   try {
     const result = await fn();

@@ -14,7 +14,13 @@ interface TestOptions {
   jestArgs: string[];
 }
 
-function runChild(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
+function runChild(
+  label: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<number> {
   info(bold(`\n▶ ${label}`));
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd, env, stdio: 'inherit' });
@@ -40,22 +46,58 @@ export async function runTests(ctx: PlatformContext, opts: TestOptions): Promise
   try {
     const bin = (name: string) => join(root, 'node_modules', '.bin', name);
     const failures: string[] = [];
-    if ((await runChild('type-check (tsc, strict)', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit'], env, root)) !== 0) failures.push('type-check');
-    if ((await runChild('lint (eslint, module boundaries)', bin('eslint'), ['.', '--max-warnings', '0'], env, root)) !== 0) failures.push('lint');
+    if (
+      (await runChild(
+        'type-check (tsc, strict)',
+        bin('tsc'),
+        ['-p', 'tsconfig.json', '--noEmit'],
+        env,
+        root,
+      )) !== 0
+    )
+      failures.push('type-check');
+    if (
+      (await runChild(
+        'lint (eslint, module boundaries)',
+        bin('eslint'),
+        ['.', '--max-warnings', '0'],
+        env,
+        root,
+      )) !== 0
+    )
+      failures.push('lint');
 
     const resultsDir = join(ctx.config.stateDir, 'test-results');
     mkdirSync(resultsDir, { recursive: true });
     const resultsFile = join(resultsDir, 'jest.json');
     rmSync(resultsFile, { force: true });
-    const jestArgs = ['--ci', '--json', `--outputFile=${resultsFile}`, ...(opts.unitOnly ? ['--testPathIgnorePatterns', '\\.int\\.spec\\.ts$'] : []), ...opts.jestArgs];
-    if (!jestArgs.some((a) => a.startsWith('--maxWorkers') || a === '--runInBand' || a === '-i')) jestArgs.push('--maxWorkers=2');
-    const jestCode = await runChild(`jest (${opts.unitOnly ? 'unit' : 'unit + integration'})`, bin('jest'), jestArgs, env, root);
+    const jestArgs = [
+      '--ci',
+      '--json',
+      `--outputFile=${resultsFile}`,
+      ...(opts.unitOnly ? ['--testPathIgnorePatterns', '\\.int\\.spec\\.ts$'] : []),
+      ...opts.jestArgs,
+    ];
+    if (!jestArgs.some((a) => a.startsWith('--maxWorkers') || a === '--runInBand' || a === '-i'))
+      jestArgs.push('--maxWorkers=2');
+    const jestCode = await runChild(
+      `jest (${opts.unitOnly ? 'unit' : 'unit + integration'})`,
+      bin('jest'),
+      jestArgs,
+      env,
+      root,
+    );
 
     let passed = 0;
     let failed = 0;
     let skipped = 0;
     if (existsSync(resultsFile)) {
-      const r = JSON.parse(readFileSync(resultsFile, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numRuntimeErrorTestSuites: number };
+      const r = JSON.parse(readFileSync(resultsFile, 'utf8')) as {
+        numPassedTests: number;
+        numFailedTests: number;
+        numPendingTests: number;
+        numRuntimeErrorTestSuites: number;
+      };
       passed = r.numPassedTests;
       failed = r.numFailedTests + r.numRuntimeErrorTestSuites;
       skipped = r.numPendingTests;

@@ -8,7 +8,14 @@ import { postgres } from './postgres';
 import { temporal } from './temporal';
 
 /** Infrastructure every service needs; started in parallel. */
-export const INFRASTRUCTURE: readonly Component[] = [postgres, kafka, temporal, objectStore, gvisor, kernelEnv];
+export const INFRASTRUCTURE: readonly Component[] = [
+  postgres,
+  kafka,
+  temporal,
+  objectStore,
+  gvisor,
+  kernelEnv,
+];
 /** Quire's own processes; started after the infrastructure, in this order. */
 export const SERVICES: readonly Component[] = [workflowWorker, gateway];
 export const ALL_COMPONENTS: readonly Component[] = [...INFRASTRUCTURE, ...SERVICES];

@@ -14,7 +14,8 @@ import { PlatformError, step } from '../progress';
  * jars on Maven Central. Pinned to 3.9.x: the last line that keeps every
  * protocol version kafkajs 2.2.4 speaks.
  */
-const libDir = (ctx: PlatformContext) => join(ctx.config.cacheDir, `kafka-${ctx.config.versions.kafka}`, 'lib');
+const libDir = (ctx: PlatformContext) =>
+  join(ctx.config.cacheDir, `kafka-${ctx.config.versions.kafka}`, 'lib');
 const confDir = (ctx: PlatformContext) => join(ctx.config.stateDir, 'kafka');
 
 function pom(ctx: PlatformContext): string {
@@ -52,11 +53,19 @@ export const kafka: Component = {
     writeFileSync(join(dir, 'pom.xml'), pom(ctx));
     const log = ctx.supervisor.logFile('install-kafka');
     await step(`fetch Kafka ${ctx.config.versions.kafka} jars from Maven Central`, () =>
-      runLogged('mvn', ['-q', '-B', 'dependency:copy-dependencies', '-DincludeScope=runtime', '-DoutputDirectory=lib'], log, { cwd: dir }).catch(
-        (err: Error) => {
-          throw new PlatformError('Apache Kafka', `fetching jars failed (${err.message})`, 'read the log; check the network to Maven Central', log);
-        },
-      ),
+      runLogged(
+        'mvn',
+        ['-q', '-B', 'dependency:copy-dependencies', '-DincludeScope=runtime', '-DoutputDirectory=lib'],
+        log,
+        { cwd: dir },
+      ).catch((err: Error) => {
+        throw new PlatformError(
+          'Apache Kafka',
+          `fetching jars failed (${err.message})`,
+          'read the log; check the network to Maven Central',
+          log,
+        );
+      }),
     );
     writeMarker(marker, pom(ctx));
   },
@@ -108,11 +117,23 @@ export const kafka: Component = {
       const idFile = join(conf, 'cluster-id');
       if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('base64url'));
       const clusterId = readFileSync(idFile, 'utf8').trim();
-      await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', join(conf, 'server.properties'), '--ignore-formatted']).catch(
-        (err: Error) => {
-          throw new PlatformError('Apache Kafka', `formatting storage failed: ${err.message}`, 'delete the state folder’s kafka/ and run again');
-        },
-      );
+      await run('java', [
+        '-cp',
+        classpath,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId,
+        '-c',
+        join(conf, 'server.properties'),
+        '--ignore-formatted',
+      ]).catch((err: Error) => {
+        throw new PlatformError(
+          'Apache Kafka',
+          `formatting storage failed: ${err.message}`,
+          'delete the state folder’s kafka/ and run again',
+        );
+      });
     }
     await startSupervised(
       ctx,
@@ -131,7 +152,10 @@ export const kafka: Component = {
         ]),
       {
         readyTimeoutMs: 90_000,
-        portEnv: { [ctx.config.ports.kafka]: 'QUIRE_KAFKA_PORT', [ctx.config.ports.kafkaController]: 'QUIRE_KAFKA_CONTROLLER_PORT' },
+        portEnv: {
+          [ctx.config.ports.kafka]: 'QUIRE_KAFKA_PORT',
+          [ctx.config.ports.kafkaController]: 'QUIRE_KAFKA_CONTROLLER_PORT',
+        },
       },
     );
     const admin = createKafka({ brokers: [this.endpoint(ctx)], clientId: 'quire-launcher' }).admin();

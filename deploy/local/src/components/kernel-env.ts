@@ -14,7 +14,8 @@ import { PlatformError, step } from '../progress';
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 export const kernelEnvDir = (ctx: PlatformContext) => join(ctx.config.cacheDir, 'kernel-env');
-const requirementsFile = (ctx: PlatformContext) => join(ctx.config.repoRoot, 'sandbox-runtimes', 'kernel-env', 'requirements.txt');
+const requirementsFile = (ctx: PlatformContext) =>
+  join(ctx.config.repoRoot, 'sandbox-runtimes', 'kernel-env', 'requirements.txt');
 
 export const kernelEnv: Component = {
   name: 'kernel-env',
@@ -37,10 +38,19 @@ export const kernelEnv: Component = {
       rmSync(dir, { recursive: true, force: true });
       try {
         await runLogged(SYSTEM_PYTHON, ['-m', 'venv', dir], log);
-        await runLogged(join(dir, 'bin', 'pip'), ['install', '--disable-pip-version-check', '-q', '-r', requirementsFile(ctx)], log);
+        await runLogged(
+          join(dir, 'bin', 'pip'),
+          ['install', '--disable-pip-version-check', '-q', '-r', requirementsFile(ctx)],
+          log,
+        );
       } catch (err) {
         rmSync(dir, { recursive: true, force: true });
-        throw new PlatformError('Python kernel environment', `pip install failed (${(err as Error).message})`, 'read the log; check the network to PyPI', log);
+        throw new PlatformError(
+          'Python kernel environment',
+          `pip install failed (${(err as Error).message})`,
+          'read the log; check the network to PyPI',
+          log,
+        );
       }
     });
     writeMarker(marker, fingerprint);
@@ -51,7 +61,9 @@ export const kernelEnv: Component = {
     const python = join(kernelEnvDir(ctx), 'bin', 'python');
     if (!existsSync(python)) return false;
     try {
-      await run(python, ['-c', 'import ipykernel, numpy, pandas, matplotlib, pyarrow, duckdb'], { timeoutMs: 60_000 });
+      await run(python, ['-c', 'import ipykernel, numpy, pandas, matplotlib, pyarrow, duckdb'], {
+        timeoutMs: 60_000,
+      });
       return true;
     } catch {
       return false;

@@ -30,16 +30,21 @@ function nodeService(spec: NodeServiceSpec): Component {
         ctx,
         this,
         () =>
-          ctx.supervisor.start(spec.name, process.execPath, ['--enable-source-maps', '-r', '@swc-node/register', join(ctx.config.repoRoot, spec.entry)], {
-            cwd: ctx.config.repoRoot,
-            env: {
-              ...process.env,
-              ...platformEnv(ctx),
-              ...(spec.extraEnv?.(ctx) ?? {}),
-              SWC_NODE_PROJECT: join(ctx.config.repoRoot, 'tsconfig.base.json'),
-              NODE_ENV: process.env.NODE_ENV ?? 'development',
+          ctx.supervisor.start(
+            spec.name,
+            process.execPath,
+            ['--enable-source-maps', '-r', '@swc-node/register', join(ctx.config.repoRoot, spec.entry)],
+            {
+              cwd: ctx.config.repoRoot,
+              env: {
+                ...process.env,
+                ...platformEnv(ctx),
+                ...(spec.extraEnv?.(ctx) ?? {}),
+                SWC_NODE_PROJECT: join(ctx.config.repoRoot, 'tsconfig.base.json'),
+                NODE_ENV: process.env.NODE_ENV ?? 'development',
+              },
             },
-          }),
+          ),
         { readyTimeoutMs: 90_000, portEnv: { [spec.port(ctx)]: spec.portEnv } },
       );
     },

@@ -12,7 +12,8 @@ import type { Component, PlatformContext } from '../platform-context';
  */
 const MODULE = 'github.com/versity/versitygw/cmd/versitygw';
 
-const binary = (ctx: PlatformContext) => join(ctx.config.cacheDir, 'bin', `versitygw-${ctx.config.versions.versitygw}`, 'versitygw');
+const binary = (ctx: PlatformContext) =>
+  join(ctx.config.cacheDir, 'bin', `versitygw-${ctx.config.versions.versitygw}`, 'versitygw');
 
 export function s3Client(ctx: PlatformContext): S3Client {
   return new S3Client({

@@ -36,12 +36,18 @@ export const postgres: Component = {
   name: 'postgres',
   title: 'PostgreSQL',
   ports: (ctx) => [ctx.config.ports.postgres],
-  endpoint: (ctx) => `postgres://${ctx.config.bindHost}:${ctx.config.ports.postgres}/${ctx.config.postgresDatabase}`,
+  endpoint: (ctx) =>
+    `postgres://${ctx.config.bindHost}:${ctx.config.ports.postgres}/${ctx.config.postgresDatabase}`,
 
   async install(ctx) {
     if (pgBinDir()) return;
     await ensureDebianPackages(ctx, 'PostgreSQL', [{ name: 'postgresql', provides: '/usr/lib/postgresql' }]);
-    if (!pgBinDir()) throw new PlatformError('PostgreSQL', 'server binaries not found after install', 'apt-get install postgresql');
+    if (!pgBinDir())
+      throw new PlatformError(
+        'PostgreSQL',
+        'server binaries not found after install',
+        'apt-get install postgresql',
+      );
   },
 
   async start(ctx) {
@@ -61,11 +67,29 @@ export const postgres: Component = {
         writeFileSync(pwfile, ctx.creds.postgresPassword, { mode: 0o600 });
         if (runAs) chownSync(pwfile, runAs.uid, runAs.gid);
         try {
-          await run(join(bin, 'initdb'), ['-D', dataDir(ctx), '-U', ctx.creds.postgresUser, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-locale'], {
-            ...(runAs ?? {}),
-          });
+          await run(
+            join(bin, 'initdb'),
+            [
+              '-D',
+              dataDir(ctx),
+              '-U',
+              ctx.creds.postgresUser,
+              `--pwfile=${pwfile}`,
+              '--auth=scram-sha-256',
+              '-E',
+              'UTF8',
+              '--no-locale',
+            ],
+            {
+              ...(runAs ?? {}),
+            },
+          );
         } catch (err) {
-          throw new PlatformError('PostgreSQL', `initdb failed: ${(err as Error).message}`, 'check permissions of the state folder');
+          throw new PlatformError(
+            'PostgreSQL',
+            `initdb failed: ${(err as Error).message}`,
+            'check permissions of the state folder',
+          );
         } finally {
           rmSync(pwfile, { force: true });
         }
@@ -80,11 +104,16 @@ export const postgres: Component = {
           this.name,
           join(bin, 'postgres'),
           [
-            '-D', dataDir(ctx),
-            '-p', String(ctx.config.ports.postgres),
-            '-c', `listen_addresses=${ctx.config.bindHost}`,
-            '-c', `unix_socket_directories=${socketDir(ctx)}`,
-            '-c', 'max_connections=300',
+            '-D',
+            dataDir(ctx),
+            '-p',
+            String(ctx.config.ports.postgres),
+            '-c',
+            `listen_addresses=${ctx.config.bindHost}`,
+            '-c',
+            `unix_socket_directories=${socketDir(ctx)}`,
+            '-c',
+            'max_connections=300',
           ],
           runAs ?? {},
         ),
@@ -94,7 +123,9 @@ export const postgres: Component = {
     const c = client(ctx, 'postgres');
     await c.connect();
     try {
-      const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [ctx.config.postgresDatabase]);
+      const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+        ctx.config.postgresDatabase,
+      ]);
       if (!rowCount) await c.query(`CREATE DATABASE "${ctx.config.postgresDatabase}"`);
     } finally {
       await c.end();

@@ -17,16 +17,26 @@ export function temporalBinary(ctx: PlatformContext): string {
 }
 
 /** Arguments of `temporal server start-dev` for one server; shared with tests that run their own. */
-export function temporalServerArgs(opts: { host: string; port: number; uiPort?: number; dbFile: string }): string[] {
+export function temporalServerArgs(opts: {
+  host: string;
+  port: number;
+  uiPort?: number;
+  dbFile: string;
+}): string[] {
   return [
     'server',
     'start-dev',
-    '--ip', opts.host,
-    '--port', String(opts.port),
+    '--ip',
+    opts.host,
+    '--port',
+    String(opts.port),
     ...(opts.uiPort ? ['--ui-port', String(opts.uiPort), '--ui-ip', opts.host] : ['--headless']),
-    '--db-filename', opts.dbFile,
-    '--namespace', 'default',
-    '--log-level', 'warn',
+    '--db-filename',
+    opts.dbFile,
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
   ];
 }
 
@@ -59,7 +69,10 @@ export const temporal: Component = {
         ),
       {
         readyTimeoutMs: 60_000,
-        portEnv: { [ctx.config.ports.temporal]: 'QUIRE_TEMPORAL_PORT', [ctx.config.ports.temporalUi]: 'QUIRE_TEMPORAL_UI_PORT' },
+        portEnv: {
+          [ctx.config.ports.temporal]: 'QUIRE_TEMPORAL_PORT',
+          [ctx.config.ports.temporalUi]: 'QUIRE_TEMPORAL_UI_PORT',
+        },
       },
     );
   },
@@ -75,9 +88,13 @@ export const temporal: Component = {
 
 export async function temporalHealthy(binary: string, address: string): Promise<boolean> {
   try {
-    const { stdout } = await run(binary, ['operator', 'cluster', 'health', '--address', address, '--command-timeout', '2s'], {
-      timeoutMs: 5000,
-    });
+    const { stdout } = await run(
+      binary,
+      ['operator', 'cluster', 'health', '--address', address, '--command-timeout', '2s'],
+      {
+        timeoutMs: 5000,
+      },
+    );
     return stdout.includes('SERVING');
   } catch {
     return false;
