@@ -99,6 +99,13 @@ function formatIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
 }
 
+/** Validates the envelope attributes only (not `data`): enough to look the type up. */
+export function parseEnvelopeAttributes(raw: unknown): EventEnvelope {
+  const env = envelopeSchema.safeParse(raw);
+  if (!env.success) throw new EventValidationError('invalid envelope', formatIssues(env.error));
+  return env.data as EventEnvelope;
+}
+
 /** Validates envelope and data against one definition. Returns the parsed envelope (data parsed too). */
 export function validateEnvelope(raw: unknown, def: EventDefinition): EventEnvelope {
   const env = envelopeSchema.safeParse(raw);

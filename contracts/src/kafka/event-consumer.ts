@@ -1,6 +1,11 @@
 import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Consumer, EachMessagePayload, Kafka, Producer } from 'kafkajs';
-import { EventValidationError, validateEnvelope, type EventEnvelope } from '../envelope';
+import {
+  EventValidationError,
+  parseEnvelopeAttributes,
+  validateEnvelope,
+  type EventEnvelope,
+} from '../envelope';
 import { findEventDefinition } from '../events/registry';
 import { dlqTopicOf } from '../topics';
 import { extractTraceContext } from './trace-context';
@@ -97,11 +102,10 @@ export class EventConsumer {
     let event: EventEnvelope;
     try {
       const raw = decodeEvent(message.headers, message.value);
-      const def = findEventDefinition(String(raw.type), Number(raw.schemaVersion));
+      const attrs = parseEnvelopeAttributes(raw);
+      const def = findEventDefinition(attrs.type, attrs.schemaVersion);
       if (!def) {
-        throw new EventValidationError('unknown event type', [
-          `${String(raw.type)} v${String(raw.schemaVersion)}`,
-        ]);
+        throw new EventValidationError('unknown event type', [`${attrs.type} v${attrs.schemaVersion}`]);
       }
       if (def.topic !== topic) {
         throw new EventValidationError('event on the wrong topic', [

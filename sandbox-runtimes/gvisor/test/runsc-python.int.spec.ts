@@ -1,0 +1,109 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_LIMITS, HOME_MOUNT, KERNEL_ENV_MOUNT, Runsc, runInSandbox } from '../src';
+
+jest.setTimeout(120_000);
+
+describe('a Python process in a gVisor sandbox (runsc)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'quire-runsc-it-'));
+  const runsc = new Runsc({ rootDir: join(work, 'runsc-state') });
+  const kernelEnv = process.env.QUIRE_KERNEL_ENV;
+
+  it('runs python and prints a value, under gVisor, as an unprivileged user', async () => {
+    const run = await runInSandbox(
+      runsc,
+      {
+        args: [
+          '/usr/bin/python3',
+          '-c',
+          'import os, platform; print(6 * 7); print(os.getuid()); print(platform.release())',
+        ],
+        limits: DEFAULT_LIMITS,
+      },
+      { workDir: work },
+    );
+    expect(run.stderr).toBe('');
+    const [value, uid, kernelRelease] = run.stdout.trim().split('\n');
+    expect(value).toBe('42');
+    expect(uid).toBe('1000');
+    // gVisor's Sentry reports its own fixed kernel version, not the host's.
+    expect(kernelRelease).not.toBe(readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
+    expect(run.exitCode).toBe(0);
+    expect(await runsc.list()).toEqual([]);
+  });
+
+  it('sees the kernel environment read-only, the home volume read-write, and no network', async () => {
+    if (!kernelEnv) throw new Error('QUIRE_KERNEL_ENV is not set: run through `npm test`');
+    const home = join(work, 'home-volume');
+    const script = [
+      'import numpy, pandas, socket, os',
+      'print("numpy", numpy.arange(10).sum())',
+      `open("${HOME_MOUNT}/kept.txt", "w").write("survives the sandbox")`,
+      'try:',
+      `    open("${KERNEL_ENV_MOUNT}/evil.txt", "w")`,
+      '    print("env writable")',
+      'except OSError as e:',
+      '    print("env read-only", e.errno)',
+      'try:',
+      '    socket.create_connection(("1.1.1.1", 53), timeout=2)',
+      '    print("network open")',
+      'except OSError as e:',
+      '    print("no network")',
+      'print("shadow" if os.path.exists("/etc/shadow") else "no host shadow")',
+    ].join('\n');
+    const run = await runInSandbox(
+      runsc,
+      {
+        args: [`${KERNEL_ENV_MOUNT}/bin/python`, '-c', script],
+        limits: DEFAULT_LIMITS,
+        kernelEnvDir: kernelEnv,
+        homeVolumeDir: home,
+      },
+      { workDir: work },
+    );
+    expect(run.stderr).toBe('');
+    // EACCES (13) for the unprivileged user…
+    expect(run.stdout.trim().split('\n')).toEqual([
+      'numpy 45',
+      'env read-only 13',
+      'no network',
+      'no host shadow',
+    ]);
+    expect(readFileSync(join(home, 'kept.txt'), 'utf8')).toBe('survives the sandbox');
+
+    // …and EROFS (30) even for uid 0 inside the sandbox: the mount itself is read-only.
+    const asRoot = await runInSandbox(
+      runsc,
+      {
+        args: [
+          '/usr/bin/python3',
+          '-c',
+          script
+            .replace(`open("${HOME_MOUNT}/kept.txt", "w").write("survives the sandbox")`, 'pass')
+            .replace(
+              'import numpy, pandas, socket, os\nprint("numpy", numpy.arange(10).sum())',
+              'import socket, os',
+            ),
+        ],
+        limits: DEFAULT_LIMITS,
+        kernelEnvDir: kernelEnv,
+        uid: 0,
+        gid: 0,
+      },
+      { workDir: work },
+    );
+    expect(asRoot.stdout.trim().split('\n')).toEqual(['env read-only 30', 'no network', 'no host shadow']);
+  });
+
+  it('reports a non-zero exit and stderr of a failing program', async () => {
+    writeFileSync(join(work, 'unused'), '');
+    const run = await runInSandbox(
+      runsc,
+      { args: ['/usr/bin/python3', '-c', 'raise SystemExit("bad cell")'], limits: DEFAULT_LIMITS },
+      { workDir: work },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain('bad cell');
+  });
+});
