@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { ALL_COMPONENTS } from './components';
 import { printStatus } from './commands/status';
 import { runTests } from './commands/test';
+import { initCluster } from './commands/init-cluster';
+import { randomBytes } from 'node:crypto';
 import { createContext, installAll, startInfrastructure, startServices, stopComponents } from './platform';
 import { platformEnv } from './platform-env';
 import { bold, dim, green, info, PlatformError } from './progress';
@@ -19,6 +21,8 @@ usage: quire <command> [options]        (also: quire dev <command>)
   test [--unit] [--keep-running] [jest args…]
                      the whole test suite against real infrastructure
   env                print the platform's environment variables (for \`eval\`)
+  init-cluster       create topics and buckets on the cluster the QUIRE_* variables name
+  compose-env        print fresh credentials for deploy/docker-compose.yml (> deploy/.env)
 
 Settings come from QUIRE_* environment variables; see README.md "Ports and paths".`;
 
@@ -79,6 +83,17 @@ async function main(argv: string[]): Promise<number> {
       const keepRunning = rest.includes('--keep-running');
       const jestArgs = rest.filter((a) => a !== '--unit' && a !== '--keep-running');
       return runTests(ctx, { unitOnly, keepRunning, jestArgs });
+    }
+    case 'init-cluster':
+      await initCluster(ctx.config);
+      return 0;
+    case 'compose-env': {
+      const secret = (n: number) => randomBytes(n).toString('base64url');
+      info(`QUIRE_POSTGRES_PASSWORD=${secret(24)}`);
+      info(`QUIRE_S3_ACCESS_KEY_ID=quire${randomBytes(8).toString('hex')}`);
+      info(`QUIRE_S3_SECRET_ACCESS_KEY=${secret(30)}`);
+      info(`QUIRE_TOKEN_SIGNING_KEY=${secret(48)}`);
+      return 0;
     }
     case 'env':
       for (const [k, v] of Object.entries(platformEnv(ctx))) info(`export ${k}='${v}'`);

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PlatformContext } from '../platform-context';
 import { platformEnv } from '../platform-env';
+import { ALL_COMPONENTS, TEST_TOOLS } from '../components';
 import { installAll, startInfrastructure, stopComponents } from '../platform';
 import { bold, green, info, red } from '../progress';
 
@@ -39,7 +40,7 @@ export async function runTests(ctx: PlatformContext, opts: TestOptions): Promise
   let startedHere: string[] = [];
   const env: NodeJS.ProcessEnv = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' };
   if (!opts.unitOnly) {
-    await installAll(ctx);
+    await installAll(ctx, [...ALL_COMPONENTS, ...TEST_TOOLS]);
     startedHere = await startInfrastructure(ctx);
     Object.assign(env, platformEnv(ctx));
   }

@@ -1,4 +1,5 @@
 import type { Component } from '../platform-context';
+import { composeCli } from './compose-cli';
 import { gvisor } from './gvisor';
 import { kafka } from './kafka';
 import { kernelEnv } from './kernel-env';
@@ -19,5 +20,7 @@ export const INFRASTRUCTURE: readonly Component[] = [
 /** Quire's own processes; started after the infrastructure, in this order. */
 export const SERVICES: readonly Component[] = [workflowWorker, gateway];
 export const ALL_COMPONENTS: readonly Component[] = [...INFRASTRUCTURE, ...SERVICES];
+/** Needed only by the test suite. */
+export const TEST_TOOLS: readonly Component[] = [composeCli];
 
-export { gateway, gvisor, kafka, kernelEnv, objectStore, postgres, temporal, workflowWorker };
+export { composeCli, gateway, gvisor, kafka, kernelEnv, objectStore, postgres, temporal, workflowWorker };

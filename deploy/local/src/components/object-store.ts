@@ -63,13 +63,7 @@ export const objectStore: Component = {
     );
     const s3 = s3Client(ctx);
     try {
-      for (const bucket of ctx.config.buckets) {
-        const exists = await s3.send(new HeadBucketCommand({ Bucket: bucket })).then(
-          () => true,
-          () => false,
-        );
-        if (!exists) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-      }
+      await ensureBuckets(s3, ctx.config.buckets);
     } finally {
       s3.destroy();
     }
@@ -91,3 +85,19 @@ export const objectStore: Component = {
     }
   },
 };
+
+/** Creates the platform's buckets where missing. Idempotent; also used by `quire init-cluster`. */
+export async function ensureBuckets(s3: S3Client, buckets: readonly string[]): Promise<string[]> {
+  const created: string[] = [];
+  for (const bucket of buckets) {
+    const exists = await s3.send(new HeadBucketCommand({ Bucket: bucket })).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      created.push(bucket);
+    }
+  }
+  return created;
+}
