@@ -14,6 +14,7 @@ import {
 } from '../src';
 import {
   createKafka,
+  createProducer,
   DLQ_HEADER,
   encodeEvent,
   EventConsumer,
@@ -57,7 +58,7 @@ describe('contracts over a real Kafka broker', () => {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 
     kafka = createKafka({ brokers: platformVar('QUIRE_KAFKA_BROKERS').split(','), clientId: 'contracts-it' });
-    rawProducer = kafka.producer();
+    rawProducer = createProducer(kafka);
     await rawProducer.connect();
 
     dlqReader = kafka.consumer({ groupId: `${groupId}-dlq-reader` });
@@ -108,7 +109,7 @@ describe('contracts over a real Kafka broker', () => {
   });
 
   it('delivers a valid event, validated, with the producer’s trace context', async () => {
-    const producerKafka = kafka.producer();
+    const producerKafka = createProducer(kafka);
     await producerKafka.connect();
     const gateway = new EventProducer(producerKafka, 'gateway', 'it');
     const tracer = trace.getTracer('it');
@@ -192,7 +193,7 @@ describe('contracts over a real Kafka broker', () => {
   });
 
   it('retries a failing handler, and dead-letters one that never succeeds without stopping', async () => {
-    const p = kafka.producer();
+    const p = createProducer(kafka);
     await p.connect();
     const gateway = new EventProducer(p, 'gateway', 'it');
     await gateway.publish(ExecuteQueued, queued('flaky'));

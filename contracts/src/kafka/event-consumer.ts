@@ -8,6 +8,7 @@ import {
 } from '../envelope';
 import { findEventDefinition } from '../events/registry';
 import { dlqTopicOf } from '../topics';
+import { createProducer } from './kafka-client';
 import { extractTraceContext } from './trace-context';
 import { decodeEvent, DecodeError, headersToStrings } from './wire-format';
 
@@ -66,7 +67,7 @@ export class EventConsumer {
 
   constructor(private readonly opts: EventConsumerOptions) {
     this.consumer = opts.kafka.consumer({ groupId: opts.groupId });
-    this.dlqProducer = opts.kafka.producer({ allowAutoTopicCreation: false });
+    this.dlqProducer = createProducer(opts.kafka);
     this.log = opts.logger ?? silent;
   }
 

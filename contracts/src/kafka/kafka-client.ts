@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type KafkaConfig, type Producer, type ProducerConfig } from 'kafkajs';
 
 export interface KafkaConnection {
   brokers: string[];
@@ -16,6 +16,18 @@ export function createKafka(conn: KafkaConnection, overrides: Partial<KafkaConfi
     ...(conn.sasl ? { sasl: conn.sasl as KafkaConfig['sasl'] } : {}),
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 200, retries: 8 },
+    ...overrides,
+  });
+}
+
+/**
+ * Producers always use kafkajs's default partitioner (murmur2, the Java
+ * client's), so a key lands on the same partition whichever client wrote it.
+ */
+export function createProducer(kafka: Kafka, overrides: ProducerConfig = {}): Producer {
+  return kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
     ...overrides,
   });
 }

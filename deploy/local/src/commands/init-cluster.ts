@@ -19,7 +19,11 @@ export async function initCluster(config: LocalConfig): Promise<void> {
       QUIRE_KAFKA_REPLICATION_FACTOR: z.coerce.number().int().positive().default(1),
     }),
   );
-  const admin = createKafka({ brokers: cfg.QUIRE_KAFKA_BROKERS, clientId: 'quire-init-cluster', ssl: cfg.QUIRE_KAFKA_SSL }).admin();
+  const admin = createKafka({
+    brokers: cfg.QUIRE_KAFKA_BROKERS,
+    clientId: 'quire-init-cluster',
+    ssl: cfg.QUIRE_KAFKA_SSL,
+  }).admin();
   await admin.connect();
   try {
     const created = await ensureTopics(admin, ALL_TOPICS, cfg.QUIRE_KAFKA_REPLICATION_FACTOR);

@@ -28,7 +28,9 @@ export const composeCli: Component = {
   endpoint: () => 'docker compose / docker-compose',
   async install(ctx) {
     if (await composeCommand()) return;
-    await ensureDebianPackages(ctx, 'Compose CLI', [{ name: 'docker-compose', provides: '/usr/bin/docker-compose' }]);
+    await ensureDebianPackages(ctx, 'Compose CLI', [
+      { name: 'docker-compose', provides: '/usr/bin/docker-compose' },
+    ]);
   },
   async start() {},
   async stop() {},
