@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildOciSpec, SANDBOX_GID, SANDBOX_UID, type SandboxSpecOptions } from './oci-spec';
 
@@ -30,7 +30,7 @@ export function createBundle(dir: string, opts: SandboxSpecOptions): string {
     ['lib64', 'usr/lib64'],
     ['sbin', 'usr/sbin'],
   ] as const) {
-    if (!existsSync(join(rootfs, link))) symlinkSync(target, join(rootfs, link));
+    if (!pathExists(join(rootfs, link))) symlinkSync(target, join(rootfs, link));
   }
   const uid = opts.uid ?? SANDBOX_UID;
   const gid = opts.gid ?? SANDBOX_GID;
@@ -51,4 +51,14 @@ export function createBundle(dir: string, opts: SandboxSpecOptions): string {
 
 export function removeBundle(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Like existsSync, but true for a symlink whatever it points to. */
+function pathExists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,224 @@
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createBundle, KERNEL_ENV_MOUNT, removeBundle, type Runsc, type SandboxLimits } from '@quire/sandbox-gvisor';
+import { KernelClient, KernelUnavailableError } from '../jupyter/kernel-client';
+import { JupyterSession } from '../jupyter/wire';
+import { StdioRelayTransport, type ShimMessage } from './relay-transport';
+
+/** Where the kernel shim's Python files are mounted inside every sandbox. */
+export const SHIM_MOUNT = '/opt/quire/shim';
+
+export interface GvisorKernelOptions {
+  sandboxId: string;
+  runsc: Runsc;
+  /** Host folder for this sandbox's bundle (config.json + rootfs skeleton). */
+  bundleDir: string;
+  kernelEnvDir: string;
+  shimDir: string;
+  homeVolumeDir?: string;
+  limits: SandboxLimits;
+  /** Modules imported before the kernel is handed out (warm pool). */
+  preload?: string[];
+  /** Connection key; generated when absent. Needed again to re-adopt or restore elsewhere. */
+  key?: string;
+}
+
+export interface SandboxExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Last lines runsc and the shim wrote to stderr. */
+  stderrTail: string;
+}
+
+export interface CheckpointResult {
+  imageDir: string;
+  bytes: number;
+  ms: number;
+}
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    total += s.isDirectory() ? dirBytes(p) : s.size;
+  }
+  return total;
+}
+
+/**
+ * One Python kernel in one gVisor sandbox: the shim is PID 1, ipykernel its
+ * child, and the Jupyter messages flow over the container's stdio (the only
+ * channel that survives checkpoint/restore). The Jupyter protocol itself —
+ * signing, replies, IOPub — is spoken here by KernelClient.
+ */
+export class GvisorKernelSandbox {
+  readonly transport = new StdioRelayTransport();
+  readonly client: KernelClient;
+  readonly key: string;
+  private child?: ChildProcessWithoutNullStreams;
+  private stderrTail = '';
+  private exitWaiters: ((exit: SandboxExit) => void)[] = [];
+  private lastExit?: SandboxExit;
+  /** Set while a checkpoint is under way, so the sandbox's exit is not a crash. */
+  private checkpointing = false;
+  state: 'starting' | 'running' | 'hibernated' | 'exited' = 'starting';
+  kernelPid?: number;
+  onShimMessage?: (msg: ShimMessage) => void;
+  onExit?: (exit: SandboxExit) => void;
+
+  constructor(readonly opts: GvisorKernelOptions) {
+    this.key = opts.key ?? randomBytes(32).toString('hex');
+    this.client = new KernelClient(this.transport, new JupyterSession(this.key, 'quire', `quire-host-${opts.sandboxId}`));
+    this.transport.on('shim', (msg: ShimMessage) => {
+      if (msg.type === 'ready') this.kernelPid = msg.kernelPid;
+      this.onShimMessage?.(msg);
+    });
+  }
+
+  get id(): string {
+    return this.opts.sandboxId;
+  }
+
+  /** Writes the OCI bundle. Idempotent. */
+  prepareBundle(): void {
+    const { opts } = this;
+    createBundle(opts.bundleDir, {
+      args: [`${KERNEL_ENV_MOUNT}/bin/python`, '-u', `${SHIM_MOUNT}/quire_kernel_shim.py`],
+      env: {
+        QUIRE_KERNEL_KEY: this.key,
+        QUIRE_KERNEL_SESSION: this.client.session.sessionId,
+        QUIRE_KERNEL_PRELOAD: (opts.preload ?? []).join(','),
+        QUIRE_KERNEL_RUNTIME_DIR: '/tmp/quire-kernel',
+        MPLBACKEND: 'module://matplotlib_inline.backend_inline',
+        PYTHONDONTWRITEBYTECODE: '1',
+      },
+      limits: opts.limits,
+      kernelEnvDir: opts.kernelEnvDir,
+      ...(opts.homeVolumeDir ? { homeVolumeDir: opts.homeVolumeDir } : {}),
+      readOnlyMounts: [{ source: opts.shimDir, destination: SHIM_MOUNT }],
+      hostname: 'quire-kernel',
+    });
+  }
+
+  private bindChild(child: ChildProcessWithoutNullStreams): void {
+    this.child = child;
+    this.lastExit = undefined;
+    this.transport.attach(child.stdout, child.stdin);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      this.stderrTail = (this.stderrTail + d).slice(-8000);
+    });
+    child.once('close', (code, signal) => {
+      const exit: SandboxExit = { code, signal, stderrTail: this.stderrTail };
+      this.lastExit = exit;
+      if (this.child === child) this.child = undefined;
+      if (!this.checkpointing) {
+        this.state = 'exited';
+        this.client.failAll(new KernelUnavailableError(`the kernel's sandbox exited (${code ?? signal})`));
+        this.onExit?.(exit);
+      }
+      const waiters = this.exitWaiters;
+      this.exitWaiters = [];
+      waiters.forEach((w) => w(exit));
+    });
+  }
+
+  private waitForShimReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new KernelUnavailableError(`kernel shim not ready in ${timeoutMs} ms: ${this.stderrTail.slice(-1000)}`));
+      }, timeoutMs);
+      const onShim = (msg: ShimMessage) => {
+        if (msg.type === 'ready') {
+          cleanup();
+          resolve();
+        }
+      };
+      const onExit = (exit: SandboxExit) => {
+        cleanup();
+        reject(new KernelUnavailableError(`sandbox exited during start (${exit.code ?? exit.signal}): ${exit.stderrTail.slice(-1000)}`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.transport.off('shim', onShim);
+        this.exitWaiters = this.exitWaiters.filter((w) => w !== onExit);
+      };
+      this.transport.on('shim', onShim);
+      this.exitWaiters.push(onExit);
+    });
+  }
+
+  /** Boots the sandbox and waits until the kernel answers kernel_info. */
+  async start(timeoutMs = 60_000): Promise<{ bootMs: number }> {
+    const t0 = Date.now();
+    this.prepareBundle();
+    const ready = this.waitForShimReady(timeoutMs);
+    this.bindChild(this.opts.runsc.run(this.id, this.opts.bundleDir));
+    await ready;
+    await this.client.waitForReady(Math.max(1000, timeoutMs - (Date.now() - t0)));
+    this.state = 'running';
+    return { bootMs: Date.now() - t0 };
+  }
+
+  /** The runsc sandbox's host pid (the gVisor sandbox process), for resource sampling. */
+  async sandboxPid(): Promise<number | undefined> {
+    return (await this.opts.runsc.state(this.id))?.pid;
+  }
+
+  /**
+   * Freezes the whole sandbox to `imageDir` (runsc checkpoint) and frees it:
+   * after this the kernel holds no memory on the host.
+   */
+  async checkpoint(imageDir: string): Promise<CheckpointResult> {
+    if (this.state !== 'running') throw new KernelUnavailableError(`cannot checkpoint a ${this.state} kernel`);
+    const t0 = Date.now();
+    this.checkpointing = true;
+    try {
+      const exited = this.child ? new Promise<SandboxExit>((r) => this.exitWaiters.push(r)) : Promise.resolve(undefined);
+      await this.opts.runsc.checkpoint(this.id, imageDir);
+      await exited;
+      await this.opts.runsc.delete(this.id).catch(() => undefined);
+      this.state = 'hibernated';
+      return { imageDir, bytes: dirBytes(imageDir), ms: Date.now() - t0 };
+    } finally {
+      this.checkpointing = false;
+    }
+  }
+
+  /** Brings a checkpointed kernel back (on this host or another one with the same bundle inputs). */
+  async restore(imageDir: string, timeoutMs = 60_000): Promise<{ ms: number }> {
+    if (!existsSync(imageDir)) throw new KernelUnavailableError(`no checkpoint image at ${imageDir}`);
+    const t0 = Date.now();
+    this.prepareBundle();
+    await this.opts.runsc.delete(this.id).catch(() => undefined);
+    this.bindChild(this.opts.runsc.restore(this.id, this.opts.bundleDir, imageDir));
+    await this.client.waitForReady(timeoutMs);
+    this.state = 'running';
+    return { ms: Date.now() - t0 };
+  }
+
+  /** Ends the sandbox and removes its bundle. */
+  async terminate(): Promise<SandboxExit | undefined> {
+    const child = this.child;
+    const exited = child ? new Promise<SandboxExit>((r) => this.exitWaiters.push(r)) : Promise.resolve(this.lastExit);
+    await this.opts.runsc.kill(this.id, 'KILL', true).catch(() => undefined);
+    const exit = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
+    child?.kill('SIGKILL');
+    await this.opts.runsc.delete(this.id).catch(() => undefined);
+    removeBundle(this.opts.bundleDir);
+    this.state = 'exited';
+    return exit;
+  }
+
+  /** SIGINT (or another signal) to the kernel process, through the shim. */
+  signalKernel(signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL'): void {
+    this.transport.sendShim({ type: 'signal', signal });
+  }
+
+  replyToShim(msg: Record<string, unknown>): void {
+    this.transport.sendShim(msg);
+  }
+}
