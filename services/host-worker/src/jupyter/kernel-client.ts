@@ -110,14 +110,27 @@ export class KernelClient extends EventEmitter {
     this.send('stdin', 'input_reply', { value }, request.header);
   }
 
-  private send(channel: Channel, msgType: string, content: Record<string, unknown>, parent: Partial<JupyterMessage['header']> = {}): string {
+  private send(
+    channel: Channel,
+    msgType: string,
+    content: Record<string, unknown>,
+    parent: Partial<JupyterMessage['header']> = {},
+  ): string {
     const header = this.session.header(msgType);
-    this.transport.send(channel, this.session.serialize({ header, parent_header: parent, metadata: {}, content }));
+    this.transport.send(
+      channel,
+      this.session.serialize({ header, parent_header: parent, metadata: {}, content }),
+    );
     return header.msg_id;
   }
 
   /** A request on shell/control and its reply. */
-  request(channel: 'shell' | 'control', msgType: string, content: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<JupyterMessage> {
+  request(
+    channel: 'shell' | 'control',
+    msgType: string,
+    content: Record<string, unknown> = {},
+    timeoutMs = 30_000,
+  ): Promise<JupyterMessage> {
     return new Promise((resolve, reject) => {
       let id: string;
       try {
@@ -158,7 +171,9 @@ export class KernelClient extends EventEmitter {
         last = err;
       }
     }
-    throw new KernelUnavailableError(`kernel did not answer kernel_info in ${timeoutMs} ms (${(last as Error)?.message})`);
+    throw new KernelUnavailableError(
+      `kernel did not answer kernel_info in ${timeoutMs} ms (${(last as Error)?.message})`,
+    );
   }
 
   /** Runs code; resolves when the reply has arrived and the kernel went idle for it. */
@@ -174,6 +189,7 @@ export class KernelClient extends EventEmitter {
           if (exec.reply && exec.idle) {
             this.executions.delete(msgId);
             resolve({ reply: exec.reply, outputs: exec.outputs, ms: Date.now() - started });
+            this.emit('execution-done', msgId);
           }
         },
       };
@@ -212,6 +228,29 @@ export class KernelClient extends EventEmitter {
         this.pending.delete(msgId);
         reject(err as Error);
       }
+    });
+  }
+
+  /** How many executions are running or waiting in the kernel. */
+  get runningExecutions(): number {
+    return this.executions.size;
+  }
+
+  /** Resolves true once no execution is in flight, false after `timeoutMs`. */
+  waitForNoExecutions(timeoutMs: number): Promise<boolean> {
+    if (this.executions.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.off('execution-done', on);
+        resolve(false);
+      }, timeoutMs);
+      const on = () => {
+        if (this.executions.size > 0) return;
+        clearTimeout(timer);
+        this.off('execution-done', on);
+        resolve(true);
+      };
+      this.on('execution-done', on);
     });
   }
 

@@ -45,10 +45,21 @@ export class JupyterSession {
   }
 
   serialize(
-    msg: Pick<JupyterMessage, 'header' | 'parent_header' | 'metadata' | 'content'> & { buffers?: Buffer[]; identities?: Buffer[] },
+    msg: Pick<JupyterMessage, 'header' | 'parent_header' | 'metadata' | 'content'> & {
+      buffers?: Buffer[];
+      identities?: Buffer[];
+    },
   ): Buffer[] {
-    const body = [msg.header, msg.parent_header, msg.metadata, msg.content].map((x) => Buffer.from(JSON.stringify(x)));
-    return [...(msg.identities ?? []), DELIMITER, Buffer.from(this.sign(body)), ...body, ...(msg.buffers ?? [])];
+    const body = [msg.header, msg.parent_header, msg.metadata, msg.content].map((x) =>
+      Buffer.from(JSON.stringify(x)),
+    );
+    return [
+      ...(msg.identities ?? []),
+      DELIMITER,
+      Buffer.from(this.sign(body)),
+      ...body,
+      ...(msg.buffers ?? []),
+    ];
   }
 
   /** Parses and verifies one multipart message; a bad signature is an error, never a message. */
@@ -64,7 +75,9 @@ export class JupyterSession {
         throw new WireError('bad HMAC signature');
       }
     }
-    const [header, parent, metadata, content] = body.map((b) => JSON.parse(b.toString('utf8')) as Record<string, unknown>);
+    const [header, parent, metadata, content] = body.map(
+      (b) => JSON.parse(b.toString('utf8')) as Record<string, unknown>,
+    );
     return {
       header: header as unknown as JupyterHeader,
       parent_header: parent as Partial<JupyterHeader>,

@@ -2,9 +2,16 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createBundle, KERNEL_ENV_MOUNT, removeBundle, type Runsc, type SandboxLimits } from '@quire/sandbox-gvisor';
+import {
+  createBundle,
+  KERNEL_ENV_MOUNT,
+  removeBundle,
+  type Runsc,
+  type SandboxLimits,
+} from '@quire/sandbox-gvisor';
 import { KernelClient, KernelUnavailableError } from '../jupyter/kernel-client';
 import { JupyterSession } from '../jupyter/wire';
+import { CgroupSampler, cgroupPathsOf, oomMessage, type ResourceReading } from './cgroup-sampler';
 import { StdioRelayTransport, type ShimMessage } from './relay-transport';
 
 /** Where the kernel shim's Python files are mounted inside every sandbox. */
@@ -25,9 +32,16 @@ export interface GvisorKernelOptions {
   key?: string;
 }
 
+export type ExitReason = 'oom' | 'crash' | 'killed' | 'shutdown' | 'runtime_cap';
+
 export interface SandboxExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  reason: ExitReason;
+  /** What the user is told. */
+  message: string;
+  peakMemoryBytes?: number;
+  memoryLimitBytes?: number;
   /** Last lines runsc and the shim wrote to stderr. */
   stderrTail: string;
 }
@@ -64,6 +78,9 @@ export class GvisorKernelSandbox {
   private lastExit?: SandboxExit;
   /** Set while a checkpoint is under way, so the sandbox's exit is not a crash. */
   private checkpointing = false;
+  /** Set when we end the sandbox ourselves, so its exit is not reported as a crash. */
+  private terminating: ExitReason | undefined;
+  private sampler?: CgroupSampler;
   state: 'starting' | 'running' | 'hibernated' | 'exited' = 'starting';
   kernelPid?: number;
   onShimMessage?: (msg: ShimMessage) => void;
@@ -71,7 +88,10 @@ export class GvisorKernelSandbox {
 
   constructor(readonly opts: GvisorKernelOptions) {
     this.key = opts.key ?? randomBytes(32).toString('hex');
-    this.client = new KernelClient(this.transport, new JupyterSession(this.key, 'quire', `quire-host-${opts.sandboxId}`));
+    this.client = new KernelClient(
+      this.transport,
+      new JupyterSession(this.key, 'quire', `quire-host-${opts.sandboxId}`),
+    );
     this.transport.on('shim', (msg: ShimMessage) => {
       if (msg.type === 'ready') this.kernelPid = msg.kernelPid;
       this.onShimMessage?.(msg);
@@ -111,12 +131,14 @@ export class GvisorKernelSandbox {
       this.stderrTail = (this.stderrTail + d).slice(-8000);
     });
     child.once('close', (code, signal) => {
-      const exit: SandboxExit = { code, signal, stderrTail: this.stderrTail };
+      this.sampler?.read();
+      this.sampler?.stop();
+      const exit = this.classifyExit(code, signal);
       this.lastExit = exit;
       if (this.child === child) this.child = undefined;
       if (!this.checkpointing) {
         this.state = 'exited';
-        this.client.failAll(new KernelUnavailableError(`the kernel's sandbox exited (${code ?? signal})`));
+        this.client.failAll(new KernelUnavailableError(exit.message));
         this.onExit?.(exit);
       }
       const waiters = this.exitWaiters;
@@ -125,11 +147,62 @@ export class GvisorKernelSandbox {
     });
   }
 
+  private classifyExit(code: number | null, signal: NodeJS.Signals | null): SandboxExit {
+    const base = { code, signal, stderrTail: this.stderrTail };
+    const limit = this.opts.limits.memoryBytes;
+    if (this.terminating) {
+      return {
+        ...base,
+        reason: this.terminating,
+        message:
+          this.terminating === 'runtime_cap'
+            ? 'Kernel stopped: the cell ran past its time limit'
+            : 'Kernel stopped',
+      };
+    }
+    const killed = code === 137 || signal === 'SIGKILL';
+    if (killed && this.sampler?.looksLikeOom()) {
+      const peak = Math.max(this.sampler.peak, limit);
+      return {
+        ...base,
+        reason: 'oom',
+        message: oomMessage(Math.min(peak, limit), limit),
+        peakMemoryBytes: this.sampler.peak,
+        memoryLimitBytes: limit,
+      };
+    }
+    return {
+      ...base,
+      reason: killed ? 'killed' : 'crash',
+      message: `Kernel died (sandbox exited with ${code ?? signal})`,
+    };
+  }
+
+  /** Latest memory/CPU reading of the sandbox (undefined while not running). */
+  resources(): ResourceReading | undefined {
+    return this.sampler?.read();
+  }
+
+  private async startSampling(): Promise<void> {
+    const pid = await this.sandboxPid().catch(() => undefined);
+    if (!pid) return;
+    try {
+      this.sampler = new CgroupSampler(cgroupPathsOf(pid), this.opts.limits.memoryBytes);
+      this.sampler.start(200);
+    } catch {
+      this.sampler = undefined; // no cgroup view (e.g. the process already exited)
+    }
+  }
+
   private waitForShimReady(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
-        reject(new KernelUnavailableError(`kernel shim not ready in ${timeoutMs} ms: ${this.stderrTail.slice(-1000)}`));
+        reject(
+          new KernelUnavailableError(
+            `kernel shim not ready in ${timeoutMs} ms: ${this.stderrTail.slice(-1000)}`,
+          ),
+        );
       }, timeoutMs);
       const onShim = (msg: ShimMessage) => {
         if (msg.type === 'ready') {
@@ -139,7 +212,11 @@ export class GvisorKernelSandbox {
       };
       const onExit = (exit: SandboxExit) => {
         cleanup();
-        reject(new KernelUnavailableError(`sandbox exited during start (${exit.code ?? exit.signal}): ${exit.stderrTail.slice(-1000)}`));
+        reject(
+          new KernelUnavailableError(
+            `sandbox exited during start (${exit.code ?? exit.signal}): ${exit.stderrTail.slice(-1000)}`,
+          ),
+        );
       };
       const cleanup = () => {
         clearTimeout(timer);
@@ -158,6 +235,7 @@ export class GvisorKernelSandbox {
     const ready = this.waitForShimReady(timeoutMs);
     this.bindChild(this.opts.runsc.run(this.id, this.opts.bundleDir));
     await ready;
+    await this.startSampling();
     await this.client.waitForReady(Math.max(1000, timeoutMs - (Date.now() - t0)));
     this.state = 'running';
     return { bootMs: Date.now() - t0 };
@@ -173,11 +251,14 @@ export class GvisorKernelSandbox {
    * after this the kernel holds no memory on the host.
    */
   async checkpoint(imageDir: string): Promise<CheckpointResult> {
-    if (this.state !== 'running') throw new KernelUnavailableError(`cannot checkpoint a ${this.state} kernel`);
+    if (this.state !== 'running')
+      throw new KernelUnavailableError(`cannot checkpoint a ${this.state} kernel`);
     const t0 = Date.now();
     this.checkpointing = true;
     try {
-      const exited = this.child ? new Promise<SandboxExit>((r) => this.exitWaiters.push(r)) : Promise.resolve(undefined);
+      const exited = this.child
+        ? new Promise<SandboxExit>((r) => this.exitWaiters.push(r))
+        : Promise.resolve(undefined);
       await this.opts.runsc.checkpoint(this.id, imageDir);
       await exited;
       await this.opts.runsc.delete(this.id).catch(() => undefined);
@@ -196,16 +277,23 @@ export class GvisorKernelSandbox {
     await this.opts.runsc.delete(this.id).catch(() => undefined);
     this.bindChild(this.opts.runsc.restore(this.id, this.opts.bundleDir, imageDir));
     await this.client.waitForReady(timeoutMs);
+    await this.startSampling();
     this.state = 'running';
     return { ms: Date.now() - t0 };
   }
 
   /** Ends the sandbox and removes its bundle. */
-  async terminate(): Promise<SandboxExit | undefined> {
+  async terminate(reason: ExitReason = 'shutdown'): Promise<SandboxExit | undefined> {
+    this.terminating = reason;
     const child = this.child;
-    const exited = child ? new Promise<SandboxExit>((r) => this.exitWaiters.push(r)) : Promise.resolve(this.lastExit);
+    const exited = child
+      ? new Promise<SandboxExit>((r) => this.exitWaiters.push(r))
+      : Promise.resolve(this.lastExit);
     await this.opts.runsc.kill(this.id, 'KILL', true).catch(() => undefined);
-    const exit = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
+    const exit = await Promise.race([
+      exited,
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000)),
+    ]);
     child?.kill('SIGKILL');
     await this.opts.runsc.delete(this.id).catch(() => undefined);
     removeBundle(this.opts.bundleDir);
@@ -220,5 +308,55 @@ export class GvisorKernelSandbox {
 
   replyToShim(msg: Record<string, unknown>): void {
     this.transport.sendShim(msg);
+  }
+
+  private waitForShim<T extends ShimMessage['type']>(
+    type: T,
+    timeoutMs: number,
+  ): Promise<Extract<ShimMessage, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.transport.off('shim', on);
+        reject(new KernelUnavailableError(`no ${type} from the kernel shim in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const on = (msg: ShimMessage) => {
+        if (msg.type !== type) return;
+        clearTimeout(timer);
+        this.transport.off('shim', on);
+        resolve(msg as Extract<ShimMessage, { type: T }>);
+      };
+      this.transport.on('shim', on);
+    });
+  }
+
+  /**
+   * Stops the running cell: interrupt_request (KeyboardInterrupt), and if the
+   * kernel is not idle within `graceMs` (a C-level loop that never checks for
+   * signals), SIGKILL the kernel process and start a fresh kernel in the same
+   * sandbox. Variables are lost only in the second case.
+   */
+  async interruptOrKill(graceMs = 2000): Promise<'interrupted' | 'killed'> {
+    if (this.client.runningExecutions === 0) return 'interrupted';
+    const idle = this.client.waitForNoExecutions(graceMs);
+    void this.client.interrupt(graceMs).catch(() => undefined);
+    if (await idle) return 'interrupted';
+    const exited = this.waitForShim('kernel-exited', 10_000);
+    this.signalKernel('SIGKILL');
+    await exited;
+    this.client.failAll(
+      new KernelUnavailableError(
+        'The cell was force-terminated: it did not respond to an interrupt. Variables were lost; the kernel was restarted.',
+      ),
+    );
+    await this.restartKernel();
+    return 'killed';
+  }
+
+  /** A fresh kernel process in the same sandbox (Jupyter's "restart"). */
+  async restartKernel(timeoutMs = 60_000): Promise<void> {
+    const ready = this.waitForShim('ready', timeoutMs);
+    this.transport.sendShim({ type: 'restart' });
+    await ready;
+    await this.client.waitForReady(timeoutMs);
   }
 }

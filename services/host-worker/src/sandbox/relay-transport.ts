@@ -8,7 +8,14 @@ import type { Channel } from '../jupyter/messages';
  * It can be re-attached to new pipes: after `runsc restore` the same kernel
  * talks through the restored process's stdio.
  */
-const CHANNEL_CODES: Record<Channel | 'shim', number> = { shell: 0, control: 1, stdin: 2, iopub: 3, hb: 4, shim: 9 };
+const CHANNEL_CODES: Record<Channel | 'shim', number> = {
+  shell: 0,
+  control: 1,
+  stdin: 2,
+  iopub: 3,
+  hb: 4,
+  shim: 9,
+};
 const CODE_CHANNELS = new Map(Object.entries(CHANNEL_CODES).map(([k, v]) => [v, k as Channel | 'shim']));
 
 export type ShimMessage =
@@ -45,7 +52,8 @@ export class RecordDecoder {
     const out: { code: number; parts: Buffer[] }[] = [];
     for (;;) {
       if (this.buf.length < 4) break;
-      if (this.buf[0] !== 0x51) throw new Error(`relay stream out of sync (byte 0x${this.buf[0]!.toString(16)})`);
+      if (this.buf[0] !== 0x51)
+        throw new Error(`relay stream out of sync (byte 0x${this.buf[0]!.toString(16)})`);
       const code = this.buf.readUInt8(1);
       const n = this.buf.readUInt16BE(2);
       let off = 4;
@@ -105,12 +113,14 @@ export class StdioRelayTransport extends EventEmitter implements KernelTransport
   }
 
   send(channel: Channel, frames: Buffer[]): void {
-    if (!this.stdin || this.stdin.destroyed) throw new Error('kernel relay is not attached (sandbox stopped or hibernated)');
+    if (!this.stdin || this.stdin.destroyed)
+      throw new Error('kernel relay is not attached (sandbox stopped or hibernated)');
     this.stdin.write(encodeRecord(CHANNEL_CODES[channel], frames));
   }
 
   sendShim(msg: Record<string, unknown>): void {
-    if (!this.stdin || this.stdin.destroyed) throw new Error('kernel relay is not attached (sandbox stopped or hibernated)');
+    if (!this.stdin || this.stdin.destroyed)
+      throw new Error('kernel relay is not attached (sandbox stopped or hibernated)');
     this.stdin.write(encodeRecord(CHANNEL_CODES.shim, [Buffer.from(JSON.stringify(msg))]));
   }
 }
