@@ -10,7 +10,7 @@ import uuid
 
 import zmq
 
-CONTROL_ENDPOINT = "ipc://" + os.path.join(os.environ.get("QUIRE_KERNEL_RUNTIME_DIR", "/tmp/quire-kernel"), "shim-control")
+CONTROL_ENDPOINT = os.environ.get("QUIRE_SHIM_CONTROL", "ipc:///tmp/quire-shim/control")
 
 
 def _ask_host(request, timeout_s):

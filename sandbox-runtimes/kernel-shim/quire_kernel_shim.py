@@ -30,8 +30,13 @@ import threading
 import zmq
 
 SHELL, CONTROL, STDIN, IOPUB, HB, SHIM = 0, 1, 2, 3, 4, 9
+# The kernel's own folder (its ipc sockets), owned by the kernel user…
 RUNTIME_DIR = os.environ.get("QUIRE_KERNEL_RUNTIME_DIR", "/tmp/quire-kernel")
+# …and the shim's (connection file, kernel log, the %checkpoint socket), owned by the shim.
+SHIM_DIR = os.environ.get("QUIRE_SHIM_RUNTIME_DIR", "/tmp/quire-shim")
 HERE = os.path.dirname(os.path.abspath(__file__))
+KERNEL_UID = int(os.environ.get("QUIRE_KERNEL_UID", "0")) or None
+KERNEL_GID = int(os.environ.get("QUIRE_KERNEL_GID", "0")) or None
 
 _out = sys.stdout.buffer
 _out_lock = threading.Lock()
@@ -96,18 +101,28 @@ class Kernel:
 
     def start(self):
         self.reported = False
-        path = os.path.join(RUNTIME_DIR, "connection.json")
+        path = os.path.join(SHIM_DIR, "connection.json")
+        if os.path.exists(path):
+            os.remove(path)  # a restart: the old file belongs to the kernel user now
         with open(path, "w") as f:
             json.dump(self.conn, f)
+        if os.getuid() == 0 and KERNEL_UID:
+            os.chmod(path, 0o600)
+            os.chown(path, KERNEL_UID, KERNEL_GID)
         preload = os.environ.get("QUIRE_KERNEL_PRELOAD", "")
         args = [sys.executable, os.path.join(HERE, "quire_kernel_launcher.py"), "-f", path]
         if preload:
             args += ["--preload", preload]
-        self.log_path = os.path.join(RUNTIME_DIR, "kernel.log")
+        self.log_path = os.path.join(SHIM_DIR, "kernel.log")
         logf = open(self.log_path, "ab")
-        env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""), QUIRE_SHIM_CONTROL=CONTROL_ENDPOINT)
         # The kernel gets no stdin and never our stdout: only framed records may go there.
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env, start_new_session=False)
+        # It runs as the unprivileged kernel user when we are the sandbox's root.
+        drop = {}
+        if os.getuid() == 0 and KERNEL_UID:
+            drop = dict(user=KERNEL_UID, group=KERNEL_GID, extra_groups=[])
+            env["HOME"] = "/home/jovyan"
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env, start_new_session=False, **drop)
         logf.close()
 
     def log_tail(self, n=4000):
@@ -156,8 +171,16 @@ def connect_sockets(ctx, conn, session_id):
     return socks
 
 
+CONTROL_ENDPOINT = "ipc://" + os.path.join(SHIM_DIR, "control")
+
+
 def main():
+    os.makedirs(SHIM_DIR, mode=0o711, exist_ok=True)
     os.makedirs(RUNTIME_DIR, exist_ok=True)
+    if os.getuid() == 0 and KERNEL_UID:
+        # The kernel (uid KERNEL_UID) binds its ipc sockets here and reads the connection file.
+        os.chmod(RUNTIME_DIR, 0o700)  # chmod first: after chown it is no longer ours to change
+        os.chown(RUNTIME_DIR, KERNEL_UID, KERNEL_GID)
     key = os.environ.get("QUIRE_KERNEL_KEY")
     if not key:
         log("QUIRE_KERNEL_KEY is not set")
@@ -179,7 +202,10 @@ def main():
     from_host = ctx.socket(zmq.PULL)
     from_host.bind("inproc://from-host")
     control_in = ctx.socket(zmq.ROUTER)  # %checkpoint and friends, from inside the kernel
-    control_in.bind("ipc://" + os.path.join(RUNTIME_DIR, "shim-control"))
+    control_path = os.path.join(SHIM_DIR, "control")
+    control_in.bind(CONTROL_ENDPOINT)
+    if os.getuid() == 0 and KERNEL_UID:
+        os.chown(control_path, KERNEL_UID, KERNEL_GID)  # the kernel's %checkpoint connects to it
     threading.Thread(target=stdin_reader, args=(ctx,), daemon=True, name="host-reader").start()
 
     kernel = Kernel(conn)

@@ -32,8 +32,9 @@ export function createBundle(dir: string, opts: SandboxSpecOptions): string {
   ] as const) {
     if (!pathExists(join(rootfs, link))) symlinkSync(target, join(rootfs, link));
   }
-  const uid = opts.uid ?? SANDBOX_UID;
-  const gid = opts.gid ?? SANDBOX_GID;
+  // /etc/passwd and the home volume belong to the kernel user, whatever uid the first process has.
+  const uid = SANDBOX_UID;
+  const gid = SANDBOX_GID;
   writeFileSync(
     join(rootfs, 'etc', 'passwd'),
     `root:x:0:0:root:/root:/usr/sbin/nologin\njovyan:x:${uid}:${gid}:Quire user:/home/jovyan:/bin/bash\n`,

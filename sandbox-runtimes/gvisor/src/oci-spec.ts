@@ -23,6 +23,8 @@ export interface SandboxSpecOptions {
   cwd?: string;
   uid?: number;
   gid?: number;
+  /** Capabilities of the sandbox's first process (default: none). */
+  capabilities?: string[];
   limits: SandboxLimits;
   hostname?: string;
   /** Host folder of the image's /usr (default: the host's /usr). */
@@ -120,7 +122,13 @@ export function buildOciSpec(opts: SandboxSpecOptions): OciSpec {
       env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       cwd: opts.cwd ?? (opts.homeVolumeDir ? HOME_MOUNT : '/tmp'),
       noNewPrivileges: true,
-      capabilities: { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] },
+      capabilities: {
+        bounding: opts.capabilities ?? [],
+        effective: opts.capabilities ?? [],
+        inheritable: [],
+        permitted: opts.capabilities ?? [],
+        ambient: [],
+      },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 4096, soft: 4096 }],
     },
     root: { path: 'rootfs', readonly: true },

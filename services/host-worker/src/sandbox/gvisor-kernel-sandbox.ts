@@ -6,6 +6,8 @@ import {
   createBundle,
   KERNEL_ENV_MOUNT,
   removeBundle,
+  SANDBOX_GID,
+  SANDBOX_UID,
   type Runsc,
   type SandboxLimits,
 } from '@quire/sandbox-gvisor';
@@ -107,7 +109,16 @@ export class GvisorKernelSandbox {
     const { opts } = this;
     createBundle(opts.bundleDir, {
       args: [`${KERNEL_ENV_MOUNT}/bin/python`, '-u', `${SHIM_MOUNT}/quire_kernel_shim.py`],
+      // The shim (PID 1) is the sandbox's root with only what it needs to start
+      // the kernel as uid 1000 and signal it; a cell can then neither signal the
+      // shim nor read its /proc entries. Sandbox root is not host root: gVisor
+      // runs the whole sandbox as an unprivileged host user.
+      uid: 0,
+      gid: 0,
+      capabilities: ['CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE'],
       env: {
+        QUIRE_KERNEL_UID: String(SANDBOX_UID),
+        QUIRE_KERNEL_GID: String(SANDBOX_GID),
         QUIRE_KERNEL_KEY: this.key,
         QUIRE_KERNEL_SESSION: this.client.session.sessionId,
         QUIRE_KERNEL_PRELOAD: (opts.preload ?? []).join(','),
