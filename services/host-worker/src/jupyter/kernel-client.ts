@@ -32,6 +32,8 @@ interface RunningExecution {
   finish: () => void;
 }
 
+const IDLE_AFTER_REPLY_MS = 5000;
+
 export class KernelUnavailableError extends Error {
   constructor(message: string) {
     super(message);
@@ -160,15 +162,37 @@ export class KernelClient extends EventEmitter {
     return (await this.request('shell', 'kernel_info_request', {}, timeoutMs)).content;
   }
 
-  /** Polls kernel_info until the kernel answers (it is up and its sockets connected). */
+  /**
+   * Polls kernel_info until the kernel answers on shell AND its IOPub status
+   * for that request arrives: a SUB socket drops what is published before its
+   * subscription is in place (ZeroMQ's slow joiner), so shell alone does not
+   * prove that a cell's outputs and its final `idle` will reach us.
+   */
   async waitForReady(timeoutMs = 60_000): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     while (Date.now() < deadline) {
+      const iopubSeen = new Set<string>();
+      const onIopub = (m: JupyterMessage) => {
+        if (m.header.msg_type === 'status' && m.parent_header.msg_id) iopubSeen.add(m.parent_header.msg_id);
+      };
+      this.on('iopub', onIopub);
       try {
-        return await this.kernelInfo(Math.min(2000, Math.max(100, deadline - Date.now())));
+        const reply = await this.request(
+          'shell',
+          'kernel_info_request',
+          {},
+          Math.min(2000, Math.max(100, deadline - Date.now())),
+        );
+        const requestId = reply.parent_header.msg_id!;
+        const settle = Date.now() + 500;
+        while (!iopubSeen.has(requestId) && Date.now() < settle) await new Promise((r) => setTimeout(r, 10));
+        if (iopubSeen.has(requestId)) return reply.content;
+        last = new Error('IOPub not connected yet');
       } catch (err) {
         last = err;
+      } finally {
+        this.off('iopub', onIopub);
       }
     }
     throw new KernelUnavailableError(
@@ -201,6 +225,18 @@ export class KernelClient extends EventEmitter {
           resolve: (m) => {
             exec.reply = m.content as unknown as ExecuteReplyContent;
             exec.finish();
+            // IOPub and shell are separate sockets: idle normally follows the
+            // reply within milliseconds. Never hang on a lost idle.
+            setTimeout(() => {
+              if (!exec.idle && this.executions.has(msgId)) {
+                this.emit(
+                  'protocol-error',
+                  new WireError(`no IOPub idle for ${msgId} within ${IDLE_AFTER_REPLY_MS} ms of its reply`),
+                );
+                exec.idle = true;
+                exec.finish();
+              }
+            }, IDLE_AFTER_REPLY_MS).unref();
           },
           reject: (e) => {
             this.executions.delete(msgId);

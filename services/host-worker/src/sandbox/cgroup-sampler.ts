@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -16,6 +16,8 @@ export interface ResourceReading {
   cpuSecondsTotal: number;
   failcnt: number;
   oomKills: number;
+  /** The cgroup is at its limit with the OOM killer disabled: its tasks are frozen. */
+  underOom: boolean;
 }
 
 const CGROUP_ROOT = process.env.QUIRE_CGROUP_ROOT ?? '/sys/fs/cgroup';
@@ -61,6 +63,9 @@ export class CgroupSampler {
   private timer?: NodeJS.Timeout;
   last?: ResourceReading;
   peak = 0;
+  /** Called once when the sandbox hits its memory limit (needs disableOomKiller()). */
+  onUnderOom?: (reading: ResourceReading) => void;
+  private oomReported = false;
 
   constructor(
     private readonly paths: { memory?: string; cpuacct?: string; unified?: string },
@@ -83,6 +88,7 @@ export class CgroupSampler {
         cpuSecondsTotal: (readNumber(join(cpuacct ?? '', 'cpuacct.usage')) ?? 0) / 1e9,
         failcnt: readNumber(join(memory, 'memory.failcnt')) ?? 0,
         oomKills: readKeyed(join(memory, 'memory.oom_control'), 'oom_kill') ?? 0,
+        underOom: readKeyed(join(memory, 'memory.oom_control'), 'under_oom') === 1,
       };
     } else if (unified) {
       const usage = readNumber(join(unified, 'memory.current'));
@@ -97,13 +103,49 @@ export class CgroupSampler {
         cpuSecondsTotal: (readKeyed(join(unified, 'cpu.stat'), 'usage_usec') ?? 0) / 1e6,
         failcnt: readKeyed(join(unified, 'memory.events'), 'max') ?? 0,
         oomKills: readKeyed(join(unified, 'memory.events'), 'oom_kill') ?? 0,
+        underOom: false,
       };
     }
     if (reading) {
       this.peak = Math.max(this.peak, reading.peakMemoryBytes, reading.memoryBytes);
       this.last = reading;
+      if (reading.underOom && !this.oomReported) {
+        this.oomReported = true;
+        this.onUnderOom?.(reading);
+      }
     }
     return reading;
+  }
+
+  /**
+   * cgroup v1: turn the kernel's OOM killer off for this sandbox, so hitting
+   * the limit freezes it (under_oom = 1) instead of killing it at a random
+   * moment; the sampler sees that within one interval and the host ends the
+   * sandbox with an exact "out of memory at X / Y". Best effort: false when
+   * the cgroup does not allow it (then exit 137 + readings decide).
+   */
+  disableOomKiller(): boolean {
+    if (!this.paths.memory) return false;
+    try {
+      writeFileSync(join(this.paths.memory, 'memory.oom_control'), '1');
+      return readKeyed(join(this.paths.memory, 'memory.oom_control'), 'oom_kill_disable') === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Hands a frozen (under_oom) sandbox back to the kernel's OOM killer: it dies
+   * at once. (A plain SIGKILL can wait a long time: the frozen sandbox cannot
+   * allocate the memory it needs to exit.)
+   */
+  enableOomKiller(): void {
+    if (!this.paths.memory) return;
+    try {
+      writeFileSync(join(this.paths.memory, 'memory.oom_control'), '0');
+    } catch {
+      /* already gone */
+    }
   }
 
   start(intervalMs = 200): void {
@@ -122,7 +164,7 @@ export class CgroupSampler {
   looksLikeOom(): boolean {
     const r = this.last;
     if (!r) return false;
-    return r.oomKills > 0 || r.failcnt > 0 || this.peak >= 0.9 * r.memoryLimitBytes;
+    return r.underOom || r.oomKills > 0 || r.failcnt > 0 || this.peak >= 0.9 * r.memoryLimitBytes;
   }
 }
 

@@ -83,6 +83,8 @@ export class GvisorKernelSandbox {
   /** Set when we end the sandbox ourselves, so its exit is not reported as a crash. */
   private terminating: ExitReason | undefined;
   private sampler?: CgroupSampler;
+  /** Set when the sampler saw the sandbox frozen at its memory limit and we ended it. */
+  private oomDetected = false;
   state: 'starting' | 'running' | 'hibernated' | 'exited' = 'starting';
   kernelPid?: number;
   onShimMessage?: (msg: ShimMessage) => void;
@@ -172,13 +174,14 @@ export class GvisorKernelSandbox {
       };
     }
     const killed = code === 137 || signal === 'SIGKILL';
-    if (killed && this.sampler?.looksLikeOom()) {
-      const peak = Math.max(this.sampler.peak, limit);
+    if (this.oomDetected || (killed && this.sampler?.looksLikeOom())) {
+      // The last reading before the end; the cgroup never reports above its limit.
+      const peak = Math.min(this.sampler?.peak || limit, limit);
       return {
         ...base,
         reason: 'oom',
-        message: oomMessage(Math.min(peak, limit), limit),
-        peakMemoryBytes: this.sampler.peak,
+        message: oomMessage(peak, limit),
+        peakMemoryBytes: peak,
         memoryLimitBytes: limit,
       };
     }
@@ -199,6 +202,14 @@ export class GvisorKernelSandbox {
     if (!pid) return;
     try {
       this.sampler = new CgroupSampler(cgroupPathsOf(pid), this.opts.limits.memoryBytes);
+      if (this.sampler.disableOomKiller()) {
+        const sampler = this.sampler;
+        sampler.onUnderOom = () => {
+          this.oomDetected = true;
+          sampler.enableOomKiller();
+          void this.opts.runsc.kill(this.id, 'KILL', true).catch(() => this.child?.kill('SIGKILL'));
+        };
+      }
       this.sampler.start(200);
     } catch {
       this.sampler = undefined; // no cgroup view (e.g. the process already exited)
@@ -286,8 +297,18 @@ export class GvisorKernelSandbox {
     const t0 = Date.now();
     this.prepareBundle();
     await this.opts.runsc.delete(this.id).catch(() => undefined);
+    const failedEarly = new Promise<never>((_, reject) =>
+      this.exitWaiters.push((exit) =>
+        reject(
+          new KernelUnavailableError(
+            `restore failed (${exit.code ?? exit.signal}): ${exit.stderrTail.trim().split('\n').slice(-3).join(' | ')}`,
+          ),
+        ),
+      ),
+    );
+    failedEarly.catch(() => undefined);
     this.bindChild(this.opts.runsc.restore(this.id, this.opts.bundleDir, imageDir));
-    await this.client.waitForReady(timeoutMs);
+    await Promise.race([this.client.waitForReady(timeoutMs), failedEarly]);
     await this.startSampling();
     this.state = 'running';
     return { ms: Date.now() - t0 };

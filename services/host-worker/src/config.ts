@@ -1,0 +1,76 @@
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { kafkaConfigSchema, loadConfig, port, s3ConfigSchema, serviceConfigSchema } from '@quire/service-kit';
+import { z } from 'zod';
+
+const GiB = 1024 ** 3;
+
+export const hostWorkerConfigSchema = z.object({
+  ...serviceConfigSchema.shape,
+  ...kafkaConfigSchema.shape,
+  ...s3ConfigSchema.shape,
+  QUIRE_HOST_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/)
+    .default(() => hostname().replace(/[^A-Za-z0-9._:-]/g, '-')),
+  QUIRE_HOST_WORKER_PORT: port.default(8092),
+  /** This host worker's folder: bundles, runsc state, local snapshots, volumes. */
+  QUIRE_HOST_STATE_DIR: z.string().optional(),
+  QUIRE_STATE_DIR: z.string().default('.quire/state'),
+  /**
+   * Users' persistent volumes (/home/jovyan). Must be the same path on every
+   * host (a shared filesystem in a cluster): a checkpoint image records its
+   * mount sources, so restoring on another host needs them at the same place.
+   */
+  QUIRE_VOLUMES_DIR: z.string().optional(),
+  QUIRE_KERNEL_ENV: z.string().min(1),
+  QUIRE_KERNEL_SHIM_DIR: z
+    .string()
+    .default(resolve(__dirname, '..', '..', '..', 'sandbox-runtimes', 'kernel-shim')),
+  QUIRE_RUNSC_PATH: z.string().default('/usr/bin/runsc'),
+  QUIRE_SNAPSHOT_BUCKET: z.string().default('quire-snapshots'),
+  /** Kernels using more memory than this are not snapshotted (the lifecycle falls back to "Run All on return"). */
+  QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * GiB),
+  QUIRE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().positive().default(5000),
+  QUIRE_RESOURCE_SAMPLE_INTERVAL_MS: z.coerce.number().int().positive().default(15_000),
+  /** Per-cell runtime caps (ARCHITECTURE.md invariant 4). */
+  QUIRE_CELL_CAP_HUMAN_S: z.coerce
+    .number()
+    .positive()
+    .default(4 * 3600),
+  QUIRE_CELL_CAP_AGENT_S: z.coerce.number().positive().default(60),
+  /** Placement labels, e.g. `region=eu,gpu=none`. */
+  QUIRE_HOST_LABELS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      Object.fromEntries(
+        s
+          .split(',')
+          .filter(Boolean)
+          .map((kv) => kv.split('=') as [string, string]),
+      ),
+    ),
+});
+
+export type HostWorkerConfig = z.infer<typeof hostWorkerConfigSchema> & {
+  hostStateDir: string;
+  volumesDir: string;
+};
+
+export const HOST_WORKER_CONFIG = Symbol('HOST_WORKER_CONFIG');
+
+export function loadHostWorkerConfig(env: NodeJS.ProcessEnv = process.env): HostWorkerConfig {
+  const cfg = loadConfig(hostWorkerConfigSchema, env);
+  return {
+    ...cfg,
+    hostStateDir: resolve(
+      cfg.QUIRE_HOST_STATE_DIR ?? join(cfg.QUIRE_STATE_DIR, 'host-worker', cfg.QUIRE_HOST_ID),
+    ),
+    volumesDir: resolve(cfg.QUIRE_VOLUMES_DIR ?? join(cfg.QUIRE_STATE_DIR, 'volumes')),
+  };
+}

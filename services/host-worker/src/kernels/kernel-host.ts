@@ -1,0 +1,557 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ResourceSample,
+  SandboxExited,
+  SandboxStarted,
+  SnapshotRestored,
+  SnapshotTaken,
+  SYSTEM_TENANT,
+  uuidv7,
+} from '@quire/contracts';
+import type { EventProducer } from '@quire/contracts/kafka';
+import { DEFAULT_LIMITS, Runsc, type SandboxLimits } from '@quire/sandbox-gvisor';
+import type { JsonLogger } from '@quire/service-kit';
+import { QuireError } from '@quire/service-kit';
+import type { HostWorkerConfig } from '../config';
+import type { ExecuteOptions, ExecuteResult } from '../jupyter/kernel-client';
+import { formatGiB } from '../sandbox/cgroup-sampler';
+import { GvisorKernelSandbox, type SandboxExit } from '../sandbox/gvisor-kernel-sandbox';
+import type { ShimMessage } from '../sandbox/relay-transport';
+import type { SnapshotStore } from '../snapshots/snapshot-store';
+
+/** Who a kernel belongs to: one kernel = one notebook = one tenant (invariant 2). */
+export interface KernelOwner {
+  kernelId: string;
+  tenant: string;
+  notebookId: string;
+  userId: string;
+}
+
+export interface StartKernelRequest extends KernelOwner {
+  limits?: Partial<SandboxLimits>;
+}
+
+interface KernelRecord extends KernelOwner {
+  sandbox: GvisorKernelSandbox;
+  limits: SandboxLimits;
+  lastSnapshot?: { snapshotId: string; imageDir: string; bytes: number; location: string };
+  runningCell?: { executionId: string; origin: 'human' | 'agent' };
+}
+
+const DESCRIPTOR_FILE = 'quire-restore.json';
+
+/** Stored inside every snapshot: what any host needs to restore it. */
+interface RestoreDescriptor extends KernelOwner {
+  sandboxId: string;
+  key: string;
+  limits: SandboxLimits;
+}
+
+/** What a host remembers about a kernel on disk, to re-adopt it after a restart. */
+interface KernelMeta extends KernelOwner {
+  sandboxId: string;
+  key: string;
+  limits: SandboxLimits;
+  state: 'running' | 'hibernated';
+  lastSnapshot?: KernelRecord['lastSnapshot'];
+}
+
+export class SnapshotTooBigError extends QuireError {
+  constructor(resident: number, limit: number) {
+    super(
+      'conflict',
+      `This kernel uses ${formatGiB(resident)} of memory; snapshots are limited to ${formatGiB(limit)}. It was not hibernated: when it is stopped, Run All to recompute.`,
+      'kernel.snapshot_too_big',
+    );
+  }
+}
+
+/**
+ * Every kernel on this host: start (sandbox + ipykernel), execute with the
+ * per-cell runtime cap, interrupt, snapshot to S3, restore (also of kernels
+ * hibernated on another host), terminate. Every sandbox and snapshot fact is
+ * published on host.events.v1 with real figures.
+ */
+export class KernelHost {
+  private readonly kernels = new Map<string, KernelRecord>();
+  readonly runsc: Runsc;
+
+  constructor(
+    private readonly cfg: HostWorkerConfig,
+    private readonly events: EventProducer,
+    private readonly snapshots: SnapshotStore,
+    private readonly log: JsonLogger,
+  ) {
+    mkdirSync(this.dir('meta'), { recursive: true });
+    this.runsc = new Runsc({ rootDir: this.dir('runsc'), runscPath: cfg.QUIRE_RUNSC_PATH });
+  }
+
+  private dir(...parts: string[]): string {
+    return join(this.cfg.hostStateDir, ...parts);
+  }
+
+  get size(): number {
+    return this.kernels.size;
+  }
+
+  list(): {
+    kernelId: string;
+    state: string;
+    sandboxId: string;
+    resources: unknown;
+    lastSnapshot?: string;
+  }[] {
+    return [...this.kernels.values()].map((k) => ({
+      kernelId: k.kernelId,
+      state: k.sandbox.state,
+      sandboxId: k.sandbox.id,
+      resources: k.sandbox.resources() ?? null,
+      ...(k.lastSnapshot ? { lastSnapshot: k.lastSnapshot.snapshotId } : {}),
+    }));
+  }
+
+  private get(kernelId: string): KernelRecord {
+    const k = this.kernels.get(kernelId);
+    if (!k) throw new QuireError('not_found', `kernel ${kernelId} is not on this host`, 'kernel.not_found');
+    return k;
+  }
+
+  private newSandbox(
+    owner: KernelOwner,
+    limits: SandboxLimits,
+    sandboxId: string,
+    key?: string,
+  ): GvisorKernelSandbox {
+    const volume = join(this.cfg.volumesDir, owner.tenant, owner.userId);
+    mkdirSync(volume, { recursive: true });
+    return new GvisorKernelSandbox({
+      sandboxId,
+      runsc: this.runsc,
+      bundleDir: this.dir('bundles', sandboxId),
+      kernelEnvDir: this.cfg.QUIRE_KERNEL_ENV,
+      shimDir: this.cfg.QUIRE_KERNEL_SHIM_DIR,
+      homeVolumeDir: volume,
+      limits,
+      ...(key ? { key } : {}),
+    });
+  }
+
+  private wire(record: KernelRecord): void {
+    const { sandbox } = record;
+    sandbox.onExit = (exit) => void this.onSandboxExit(record, exit);
+    sandbox.onShimMessage = (msg) => void this.onShimMessage(record, msg);
+  }
+
+  private saveMeta(record: KernelRecord): void {
+    const meta: KernelMeta = {
+      kernelId: record.kernelId,
+      tenant: record.tenant,
+      notebookId: record.notebookId,
+      userId: record.userId,
+      sandboxId: record.sandbox.id,
+      key: record.sandbox.key,
+      limits: record.limits,
+      state: record.sandbox.state === 'hibernated' ? 'hibernated' : 'running',
+      ...(record.lastSnapshot ? { lastSnapshot: record.lastSnapshot } : {}),
+    };
+    writeFileSync(this.dir('meta', `${record.kernelId}.json`), JSON.stringify(meta, null, 2), {
+      mode: 0o600,
+    });
+  }
+
+  async start(
+    req: StartKernelRequest,
+  ): Promise<{ sandboxId: string; bootMs: number; fromWarmPool: boolean }> {
+    if (this.kernels.has(req.kernelId)) {
+      throw new QuireError('conflict', `kernel ${req.kernelId} already runs on this host`, 'kernel.exists');
+    }
+    const limits = { ...DEFAULT_LIMITS, ...req.limits };
+    const sandbox = this.newSandbox(req, limits, `k-${uuidv7().slice(-12)}`);
+    const record: KernelRecord = { ...req, sandbox, limits };
+    this.kernels.set(req.kernelId, record);
+    this.wire(record);
+    try {
+      const { bootMs } = await sandbox.start();
+      this.saveMeta(record);
+      await this.events.publish(SandboxStarted, {
+        subject: this.cfg.QUIRE_HOST_ID,
+        tenant: req.tenant,
+        data: {
+          hostId: this.cfg.QUIRE_HOST_ID,
+          sandboxId: sandbox.id,
+          kernelId: req.kernelId,
+          runtime: 'gvisor',
+          fromWarmPool: false,
+          bootMs,
+          limits: { memoryBytes: limits.memoryBytes, cpuQuota: limits.cpus, pids: limits.pids },
+        },
+      });
+      return { sandboxId: sandbox.id, bootMs, fromWarmPool: false };
+    } catch (err) {
+      this.kernels.delete(req.kernelId);
+      await sandbox.terminate().catch(() => undefined);
+      throw new QuireError(
+        'unavailable',
+        `the kernel could not start: ${(err as Error).message}`,
+        'kernel.start_failed',
+        err,
+      );
+    }
+  }
+
+  /** Runs a cell under the runtime cap of its origin: interrupt at the cap, then kill. */
+  async execute(
+    kernelId: string,
+    code: string,
+    opts: ExecuteOptions & { executionId?: string; origin?: 'human' | 'agent' } = {},
+  ): Promise<ExecuteResult & { capped: false | 'interrupted' | 'killed' }> {
+    const record = this.get(kernelId);
+    if (record.sandbox.state !== 'running') {
+      throw new QuireError(
+        'conflict',
+        `kernel ${kernelId} is ${record.sandbox.state}; restore it first`,
+        'kernel.not_running',
+      );
+    }
+    const origin = opts.origin ?? 'human';
+    const capS = origin === 'agent' ? this.cfg.QUIRE_CELL_CAP_AGENT_S : this.cfg.QUIRE_CELL_CAP_HUMAN_S;
+    record.runningCell = { executionId: opts.executionId ?? uuidv7(), origin };
+    let capped: false | 'interrupted' | 'killed' = false;
+    const timer = setTimeout(() => {
+      this.log.warn('cell runtime cap reached', { kernelId, capS, origin });
+      void record.sandbox.interruptOrKill(2000).then((how) => (capped = how));
+    }, capS * 1000);
+    try {
+      const result = await record.sandbox.client.execute(code, opts);
+      return { ...result, capped };
+    } catch (err) {
+      if (capped) {
+        throw new QuireError(
+          'conflict',
+          `The cell ran past its ${capS} s limit and was stopped (${capped}).`,
+          'kernel.runtime_cap',
+          err,
+        );
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      record.runningCell = undefined;
+    }
+  }
+
+  async interrupt(kernelId: string, graceMs = 2000): Promise<'interrupted' | 'killed'> {
+    return this.get(kernelId).sandbox.interruptOrKill(graceMs);
+  }
+
+  /**
+   * Hibernates: checkpoint to local disk, upload to S3, sandbox freed. Refused
+   * when the kernel's resident memory is above the snapshot threshold.
+   */
+  async snapshot(kernelId: string, trigger: 'hibernate' | 'background' | 'checkpoint-magic' = 'hibernate') {
+    const record = this.get(kernelId);
+    const resident = record.sandbox.resources()?.memoryBytes ?? 0;
+    if (resident > this.cfg.QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES) {
+      throw new SnapshotTooBigError(resident, this.cfg.QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES);
+    }
+    const snapshotId = `s-${uuidv7()}`;
+    const imageDir = this.dir('snapshots', kernelId, snapshotId);
+    const sandboxId = record.sandbox.id;
+    const { bytes, ms } = await record.sandbox.checkpoint(imageDir);
+    // Everything another host needs to restore it travels with the image.
+    // (The connection key is also in the image's memory; the bucket is private either way.)
+    const descriptor: RestoreDescriptor = {
+      kernelId,
+      tenant: record.tenant,
+      notebookId: record.notebookId,
+      userId: record.userId,
+      sandboxId,
+      key: record.sandbox.key,
+      limits: record.limits,
+    };
+    writeFileSync(join(imageDir, DESCRIPTOR_FILE), JSON.stringify(descriptor), { mode: 0o600 });
+    const uploadStarted = Date.now();
+    await this.snapshots.upload(kernelId, snapshotId, imageDir);
+    const uploadMs = Date.now() - uploadStarted;
+    const location = this.snapshots.location(kernelId, snapshotId);
+    const previous = record.lastSnapshot;
+    record.lastSnapshot = { snapshotId, imageDir, bytes, location };
+    this.saveMeta(record);
+    await this.events.publish(SnapshotTaken, {
+      subject: this.cfg.QUIRE_HOST_ID,
+      tenant: record.tenant,
+      data: {
+        hostId: this.cfg.QUIRE_HOST_ID,
+        sandboxId,
+        kernelId,
+        snapshotId,
+        bytes,
+        ms,
+        residentBytes: resident,
+        location,
+        trigger,
+      },
+    });
+    if (previous && previous.snapshotId !== snapshotId)
+      rmSync(previous.imageDir, { recursive: true, force: true });
+    return { snapshotId, bytes, ms, uploadMs, location, residentBytes: resident };
+  }
+
+  /**
+   * Restores a kernel: from the local image when this host took it, else
+   * downloaded from S3 (a kernel hibernated on another host). The image's
+   * descriptor says whose kernel it is and how its sandbox was built.
+   */
+  async restore(kernelId: string, snapshotId: string) {
+    const t0 = Date.now();
+    let record = this.kernels.get(kernelId);
+    if (record?.sandbox.state === 'running') {
+      throw new QuireError('conflict', `kernel ${kernelId} is already running here`, 'kernel.running');
+    }
+    const local = record?.lastSnapshot?.snapshotId === snapshotId ? record.lastSnapshot.imageDir : undefined;
+    const imageDir = local ?? this.dir('snapshots', kernelId, snapshotId);
+    let downloadMs = 0;
+    if (!existsSync(join(imageDir, DESCRIPTOR_FILE))) {
+      const d0 = Date.now();
+      await this.snapshots.download(kernelId, snapshotId, imageDir).catch((err: Error) => {
+        throw new QuireError(
+          'not_found',
+          `snapshot ${snapshotId} of kernel ${kernelId} could not be fetched: ${err.message}`,
+          'snapshot.not_found',
+          err,
+        );
+      });
+      downloadMs = Date.now() - d0;
+    }
+    const descriptor = JSON.parse(readFileSync(join(imageDir, DESCRIPTOR_FILE), 'utf8')) as RestoreDescriptor;
+    if (descriptor.kernelId !== kernelId) {
+      throw new QuireError(
+        'validation',
+        `snapshot ${snapshotId} belongs to kernel ${descriptor.kernelId}, not ${kernelId}`,
+        'snapshot.wrong_kernel',
+      );
+    }
+    if (!record) {
+      record = {
+        ...descriptor,
+        sandbox: this.newSandbox(descriptor, descriptor.limits, descriptor.sandboxId, descriptor.key),
+      };
+      this.kernels.set(kernelId, record);
+      this.wire(record);
+    }
+    const { ms } = await record.sandbox.restore(imageDir);
+    record.lastSnapshot = {
+      snapshotId,
+      imageDir,
+      bytes: 0,
+      location: this.snapshots.location(kernelId, snapshotId),
+    };
+    this.saveMeta(record);
+    await this.events.publish(SnapshotRestored, {
+      subject: this.cfg.QUIRE_HOST_ID,
+      tenant: record.tenant,
+      data: {
+        hostId: this.cfg.QUIRE_HOST_ID,
+        sandboxId: record.sandbox.id,
+        kernelId,
+        snapshotId,
+        ms: Date.now() - t0,
+      },
+    });
+    return { restoreMs: ms, downloadMs, totalMs: Date.now() - t0, sandboxId: record.sandbox.id };
+  }
+
+  /**
+   * Ends a kernel on this host. A running one is stopped (SandboxExited); a
+   * hibernated one is only forgotten here — its local image and record go, the
+   * snapshot in S3 stays for whoever restores or evicts it.
+   */
+  async terminate(kernelId: string): Promise<void> {
+    const record = this.get(kernelId);
+    this.kernels.delete(kernelId);
+    rmSync(this.dir('meta', `${kernelId}.json`), { force: true });
+    if (record.sandbox.state === 'hibernated') {
+      if (record.lastSnapshot) rmSync(record.lastSnapshot.imageDir, { recursive: true, force: true });
+      return;
+    }
+    const exit = await record.sandbox.terminate('shutdown');
+    await this.publishExit(
+      record,
+      exit ?? { code: null, signal: null, reason: 'shutdown', message: 'Kernel stopped', stderrTail: '' },
+    );
+  }
+
+  /**
+   * Graceful shutdown: running kernels are hibernated (snapshot to S3) so the
+   * next start of this host worker, or another host, restores them; a kernel
+   * that cannot be snapshotted is terminated. Hibernated kernels stay as they are.
+   */
+  async hibernateAllForShutdown(): Promise<{ hibernated: string[]; terminated: string[] }> {
+    const hibernated: string[] = [];
+    const terminated: string[] = [];
+    for (const record of [...this.kernels.values()]) {
+      if (record.sandbox.state !== 'running') continue;
+      try {
+        await this.snapshot(record.kernelId, 'hibernate');
+        hibernated.push(record.kernelId);
+      } catch (err) {
+        this.log.warn('could not hibernate on shutdown; terminating', {
+          kernelId: record.kernelId,
+          error: (err as Error).message,
+        });
+        await this.terminate(record.kernelId).catch(() => undefined);
+        terminated.push(record.kernelId);
+      }
+    }
+    return { hibernated, terminated };
+  }
+
+  async terminateAll(): Promise<void> {
+    for (const id of [...this.kernels.keys()]) await this.terminate(id).catch(() => undefined);
+  }
+
+  private async onSandboxExit(record: KernelRecord, exit: SandboxExit): Promise<void> {
+    // Our own terminate() publishes; this is the sandbox ending by itself (OOM, crash).
+    if (exit.reason === 'shutdown') return;
+    this.log.warn('sandbox exited', {
+      kernelId: record.kernelId,
+      reason: exit.reason,
+      message: exit.message,
+    });
+    this.kernels.delete(record.kernelId);
+    rmSync(this.dir('meta', `${record.kernelId}.json`), { force: true });
+    await this.publishExit(record, exit).catch((err: Error) =>
+      this.log.error('could not publish SandboxExited', { error: err.message }),
+    );
+  }
+
+  private publishExit(record: KernelRecord, exit: SandboxExit) {
+    return this.events.publish(SandboxExited, {
+      subject: this.cfg.QUIRE_HOST_ID,
+      tenant: record.tenant,
+      data: {
+        hostId: this.cfg.QUIRE_HOST_ID,
+        sandboxId: record.sandbox.id,
+        kernelId: record.kernelId,
+        reason: exit.reason,
+        exitCode: exit.code,
+        signal: exit.signal,
+        ...(exit.peakMemoryBytes !== undefined ? { peakMemoryBytes: exit.peakMemoryBytes } : {}),
+        ...(exit.memoryLimitBytes !== undefined ? { memoryLimitBytes: exit.memoryLimitBytes } : {}),
+        message: exit.message.slice(0, 2000),
+      },
+    });
+  }
+
+  /** `%checkpoint` in a cell: snapshot now, leaving the kernel running, and answer the magic. */
+  private async onShimMessage(record: KernelRecord, msg: ShimMessage): Promise<void> {
+    if (msg.type !== 'checkpoint-request') return;
+    this.log.info('%checkpoint requested', { kernelId: record.kernelId });
+    // A checkpoint freezes the process that asked, so the answer is given after
+    // the kernel is back: snapshot (sandbox stops), restore from it, then reply.
+    const reply = (ok: boolean, message: string) =>
+      record.sandbox.replyToShim({ type: 'checkpoint-done', requestId: msg.requestId, ok, message });
+    try {
+      const s = await this.snapshot(record.kernelId, 'checkpoint-magic');
+      await this.restore(record.kernelId, s.snapshotId);
+      reply(
+        true,
+        `Checkpoint ${s.snapshotId}: ${formatGiB(s.bytes)} in ${(s.ms / 1000).toFixed(1)} s. This kernel can be restored to this point.`,
+      );
+    } catch (err) {
+      if (record.sandbox.state === 'running') reply(false, `Checkpoint failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** ResourceSample for every running kernel. */
+  async publishResourceSamples(): Promise<number> {
+    let n = 0;
+    for (const k of this.kernels.values()) {
+      const r = k.sandbox.state === 'running' ? k.sandbox.resources() : undefined;
+      if (!r) continue;
+      await this.events.publish(ResourceSample, {
+        subject: this.cfg.QUIRE_HOST_ID,
+        tenant: k.tenant,
+        data: {
+          hostId: this.cfg.QUIRE_HOST_ID,
+          sandboxId: k.sandbox.id,
+          kernelId: k.kernelId,
+          cpuSecondsTotal: r.cpuSecondsTotal,
+          memoryBytes: r.memoryBytes,
+          memoryLimitBytes: r.memoryLimitBytes,
+          peakMemoryBytes: r.peakMemoryBytes,
+        },
+      });
+      n++;
+    }
+    return n;
+  }
+
+  /** Memory promised to this host's running sandboxes. */
+  get allocatedMemoryBytes(): number {
+    return [...this.kernels.values()]
+      .filter((k) => k.sandbox.state === 'running')
+      .reduce((sum, k) => sum + k.limits.memoryBytes, 0);
+  }
+
+  get allocatedCpus(): number {
+    return [...this.kernels.values()]
+      .filter((k) => k.sandbox.state === 'running')
+      .reduce((sum, k) => sum + k.limits.cpus, 0);
+  }
+
+  /**
+   * After a restart: hibernated kernels (snapshot on disk and in S3) are
+   * adopted as they are; sandboxes that were running are gone with the old
+   * process's stdio pipes, so they are cleaned up and reported as killed —
+   * the lifecycle restores them from their last snapshot.
+   */
+  async adoptAfterRestart(): Promise<{ hibernated: string[]; lost: string[] }> {
+    const hibernated: string[] = [];
+    const lost: string[] = [];
+    const metaDir = this.dir('meta');
+    const live = await this.runsc.list().catch(() => []);
+    for (const file of readdirSync(metaDir).filter((f) => f.endsWith('.json'))) {
+      const meta = JSON.parse(readFileSync(join(metaDir, file), 'utf8')) as KernelMeta;
+      const sandbox = this.newSandbox(meta, meta.limits, meta.sandboxId, meta.key);
+      const record: KernelRecord = {
+        ...meta,
+        sandbox,
+        limits: meta.limits,
+        ...(meta.lastSnapshot ? { lastSnapshot: meta.lastSnapshot } : {}),
+      };
+      if (meta.state === 'hibernated' && meta.lastSnapshot) {
+        sandbox.state = 'hibernated';
+        this.kernels.set(meta.kernelId, record);
+        this.wire(record);
+        hibernated.push(meta.kernelId);
+        continue;
+      }
+      if (live.some((s) => s.id === meta.sandboxId))
+        await this.runsc.kill(meta.sandboxId, 'KILL', true).catch(() => undefined);
+      await this.runsc.delete(meta.sandboxId).catch(() => undefined);
+      rmSync(join(metaDir, file), { force: true });
+      lost.push(meta.kernelId);
+      await this.publishExit(record, {
+        code: null,
+        signal: null,
+        reason: 'killed',
+        message: 'Kernel lost: its host worker restarted while it was running',
+        stderrTail: '',
+      });
+    }
+    // Sandboxes nobody knows about (meta never written): remove them.
+    for (const s of live) {
+      if (![...this.kernels.values()].some((k) => k.sandbox.id === s.id)) {
+        await this.runsc.kill(s.id, 'KILL', true).catch(() => undefined);
+        await this.runsc.delete(s.id).catch(() => undefined);
+      }
+    }
+    return { hibernated, lost };
+  }
+
+  systemTenant(): string {
+    return SYSTEM_TENANT;
+  }
+}
