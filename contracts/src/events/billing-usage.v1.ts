@@ -37,6 +37,13 @@ const quotaSignal = z.object({
   limit: decimal,
   unit,
   usedFraction: z.number().nonnegative(),
+  /** Added (optional): the calendar month (UTC) the quota covers. */
+  periodStart: z.iso.datetime({ offset: true }).optional(),
+  periodEnd: z.iso.datetime({ offset: true }).optional(),
+  /** Added (optional): true when running kernels must be stopped too, not only new ones refused. */
+  hardCap: z.boolean().optional(),
+  /** Added (optional): what to tell the user, e.g. why a new kernel is refused. */
+  message: z.string().max(500).optional(),
 });
 
 export const QuotaWarning = defineEvent({

@@ -3,6 +3,7 @@ import { ALL_COMPONENTS } from './components';
 import { printStatus } from './commands/status';
 import { runTests } from './commands/test';
 import { initCluster } from './commands/init-cluster';
+import { runBillingCommand } from './commands/billing';
 import { randomBytes } from 'node:crypto';
 import { createContext, installAll, startInfrastructure, startServices, stopComponents } from './platform';
 import { platformEnv } from './platform-env';
@@ -16,13 +17,14 @@ usage: quire <command> [options]        (also: quire dev <command>)
   up                 install what is missing, start everything, print the URL
   down               stop everything this state folder started
   status             what runs, where, and whether it is ready
-  logs [piece] [-f]  show a piece's log (postgres, kafka, temporal, s3, gateway, workflow-worker)
+  logs [piece] [-f]  show a piece's log (postgres, kafka, temporal, s3, gateway, workflow-worker, host-worker, billing)
   install            install every piece without starting anything
   test [--unit] [--keep-running] [jest args…]
                      the whole test suite against real infrastructure
   env                print the platform's environment variables (for \`eval\`)
   init-cluster       create topics and buckets on the cluster the QUIRE_* variables name
   compose-env        print fresh credentials for deploy/docker-compose.yml (> deploy/.env)
+  billing <command>  finance: status, invoice, quota, export, rebuild (quire billing help)
 
 Settings come from QUIRE_* environment variables; see README.md "Ports and paths".`;
 
@@ -84,6 +86,8 @@ async function main(argv: string[]): Promise<number> {
       const jestArgs = rest.filter((a) => a !== '--unit' && a !== '--keep-running');
       return runTests(ctx, { unitOnly, keepRunning, jestArgs });
     }
+    case 'billing':
+      return runBillingCommand(rest, ctx);
     case 'init-cluster':
       await initCluster(ctx.config);
       return 0;

@@ -15,6 +15,8 @@ export interface LocalConfig {
   ports: {
     gateway: number;
     workerHealth: number;
+    hostWorker: number;
+    billing: number;
     postgres: number;
     kafka: number;
     kafkaController: number;
@@ -53,6 +55,8 @@ export function loadLocalConfig(repoRoot: string, env: NodeJS.ProcessEnv = proce
     ports: {
       gateway: intFromEnv(env, 'QUIRE_GATEWAY_PORT', 8080),
       workerHealth: intFromEnv(env, 'QUIRE_WORKER_HEALTH_PORT', 8091),
+      hostWorker: intFromEnv(env, 'QUIRE_HOST_WORKER_PORT', 8092),
+      billing: intFromEnv(env, 'QUIRE_BILLING_PORT', 8093),
       postgres: intFromEnv(env, 'QUIRE_POSTGRES_PORT', 15432),
       kafka: intFromEnv(env, 'QUIRE_KAFKA_PORT', 19092),
       kafkaController: intFromEnv(env, 'QUIRE_KAFKA_CONTROLLER_PORT', 19093),

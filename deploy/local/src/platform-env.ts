@@ -22,6 +22,8 @@ export function platformEnv(ctx: PlatformContext): Record<string, string> {
     QUIRE_TOKEN_SIGNING_KEY: creds.tokenSigningKey,
     QUIRE_GATEWAY_PORT: String(config.ports.gateway),
     QUIRE_WORKER_HEALTH_PORT: String(config.ports.workerHealth),
+    QUIRE_HOST_WORKER_PORT: String(config.ports.hostWorker),
+    QUIRE_BILLING_PORT: String(config.ports.billing),
     QUIRE_BIND_HOST: host,
     QUIRE_STATE_DIR: config.stateDir,
     QUIRE_CACHE_DIR: config.cacheDir,

@@ -3,7 +3,7 @@ import { composeCli } from './compose-cli';
 import { gvisor } from './gvisor';
 import { kafka } from './kafka';
 import { kernelEnv } from './kernel-env';
-import { gateway, workflowWorker } from './node-services';
+import { billing, gateway, hostWorker, workflowWorker } from './node-services';
 import { objectStore } from './object-store';
 import { postgres } from './postgres';
 import { temporal } from './temporal';
@@ -18,9 +18,9 @@ export const INFRASTRUCTURE: readonly Component[] = [
   kernelEnv,
 ];
 /** Quire's own processes; started after the infrastructure, in this order. */
-export const SERVICES: readonly Component[] = [workflowWorker, gateway];
+export const SERVICES: readonly Component[] = [workflowWorker, hostWorker, billing, gateway];
 export const ALL_COMPONENTS: readonly Component[] = [...INFRASTRUCTURE, ...SERVICES];
 /** Needed only by the test suite. */
 export const TEST_TOOLS: readonly Component[] = [composeCli];
 
-export { composeCli, gateway, gvisor, kafka, kernelEnv, objectStore, postgres, temporal, workflowWorker };
+export { billing, composeCli, gateway, hostWorker, gvisor, kafka, kernelEnv, objectStore, postgres, temporal, workflowWorker };

@@ -77,3 +77,19 @@ export const gateway = nodeService({
   port: (ctx) => ctx.config.ports.gateway,
   portEnv: 'QUIRE_GATEWAY_PORT',
 });
+
+export const hostWorker = nodeService({
+  name: 'host-worker',
+  title: 'Quire host worker',
+  entry: 'services/host-worker/src/main.ts',
+  port: (ctx) => ctx.config.ports.hostWorker,
+  portEnv: 'QUIRE_HOST_WORKER_PORT',
+});
+
+export const billing = nodeService({
+  name: 'billing',
+  title: 'Quire billing',
+  entry: 'services/billing/src/main.ts',
+  port: (ctx) => ctx.config.ports.billing,
+  portEnv: 'QUIRE_BILLING_PORT',
+});
