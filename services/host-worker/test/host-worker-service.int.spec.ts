@@ -140,6 +140,7 @@ describe('host worker service: internal API, events, snapshots through S3, two h
     a = await bootHost(hostA, mkdtempSync(join(tmpdir(), 'quire-hw-a-')));
     b = await bootHost(hostB, mkdtempSync(join(tmpdir(), 'quire-hw-b-')), {
       QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES: String(200 * MiB),
+      QUIRE_CELL_CAP_AGENT_S: '1',
     });
   });
 
@@ -266,6 +267,35 @@ describe('host worker service: internal API, events, snapshots through S3, two h
     });
     expect((await execute(b, big, 'blob.shape')).result).toBe('(39321600,)'); // still running, untouched
     await call(b, 'DELETE', `/internal/kernels/${big}`);
+  });
+
+  it('stops an agent cell at its runtime cap (interrupt first), keeping the kernel', async () => {
+    const k = `k-cap-${run}`;
+    await call(b, 'POST', '/internal/kernels', {
+      kernelId: k,
+      tenant: 'org-it',
+      notebookId: 'nb-5',
+      userId: 'agent-1',
+    });
+    await execute(b, k, 'kept = 1');
+    const t0 = Date.now();
+    const res = await fetch(`${b.base}/internal/kernels/${k}/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'while True:\n    pass', origin: 'agent' }),
+    });
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const reply = lines.find((l) => l.type === 'reply');
+    expect(reply).toMatchObject({
+      capped: 'interrupted',
+      content: { status: 'error', ename: 'KeyboardInterrupt' },
+    });
+    expect(Date.now() - t0).toBeLessThan(5000); // 1 s cap + interrupt
+    expect((await execute(b, k, 'kept')).result).toBe('1');
+    await call(b, 'DELETE', `/internal/kernels/${k}`);
   });
 
   it('rejects bad requests with problem+json and unknown kernels with 404', async () => {

@@ -217,19 +217,26 @@ export class KernelHost {
     const origin = opts.origin ?? 'human';
     const capS = origin === 'agent' ? this.cfg.QUIRE_CELL_CAP_AGENT_S : this.cfg.QUIRE_CELL_CAP_HUMAN_S;
     record.runningCell = { executionId: opts.executionId ?? uuidv7(), origin };
-    let capped: false | 'interrupted' | 'killed' = false;
+    let capReached = false;
+    let stopping: Promise<'interrupted' | 'killed'> | undefined;
     const timer = setTimeout(() => {
+      capReached = true;
       this.log.warn('cell runtime cap reached', { kernelId, capS, origin });
-      void record.sandbox.interruptOrKill(2000).then((how) => (capped = how));
+      stopping = record.sandbox.interruptOrKill(2000);
+      stopping.catch(() => undefined);
     }, capS * 1000);
     try {
       const result = await record.sandbox.client.execute(code, opts);
-      return { ...result, capped };
+      return {
+        ...result,
+        capped: capReached ? ((await stopping?.catch(() => undefined)) ?? 'interrupted') : false,
+      };
     } catch (err) {
-      if (capped) {
+      if (capReached) {
+        const how = await stopping?.catch(() => undefined);
         throw new QuireError(
           'conflict',
-          `The cell ran past its ${capS} s limit and was stopped (${capped}).`,
+          `The cell ran past its ${capS} s limit and was stopped (${how ?? 'killed'}).`,
           'kernel.runtime_cap',
           err,
         );
