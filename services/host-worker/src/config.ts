@@ -28,6 +28,9 @@ export const hostWorkerConfigSchema = z.object({
     .string()
     .default(resolve(__dirname, '..', '..', '..', 'sandbox-runtimes', 'kernel-shim')),
   QUIRE_RUNSC_PATH: z.string().default('/usr/bin/runsc'),
+  /** `gvisor` (default), or `process`: unsandboxed, development only, needs the flag below. */
+  QUIRE_KERNEL_RUNTIME: z.enum(['gvisor', 'process']).default('gvisor'),
+  QUIRE_ALLOW_UNSAFE_PROCESS_RUNTIME: z.enum(['true', 'false']).default('false'),
   QUIRE_SNAPSHOT_BUCKET: z.string().default('quire-snapshots'),
   /** Kernels using more memory than this are not snapshotted (the lifecycle falls back to "Run All on return"). */
   QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES: z.coerce
@@ -57,6 +60,15 @@ export const hostWorkerConfigSchema = z.object({
     ),
 });
 
+const checked = hostWorkerConfigSchema.refine(
+  (c) => c.QUIRE_KERNEL_RUNTIME !== 'process' || c.QUIRE_ALLOW_UNSAFE_PROCESS_RUNTIME === 'true',
+  {
+    path: ['QUIRE_KERNEL_RUNTIME'],
+    message:
+      'the process runtime runs kernels WITHOUT a sandbox; set QUIRE_ALLOW_UNSAFE_PROCESS_RUNTIME=true to accept that (development only)',
+  },
+);
+
 export type HostWorkerConfig = z.infer<typeof hostWorkerConfigSchema> & {
   hostStateDir: string;
   volumesDir: string;
@@ -65,7 +77,7 @@ export type HostWorkerConfig = z.infer<typeof hostWorkerConfigSchema> & {
 export const HOST_WORKER_CONFIG = Symbol('HOST_WORKER_CONFIG');
 
 export function loadHostWorkerConfig(env: NodeJS.ProcessEnv = process.env): HostWorkerConfig {
-  const cfg = loadConfig(hostWorkerConfigSchema, env);
+  const cfg = loadConfig(checked as unknown as typeof hostWorkerConfigSchema, env);
   return {
     ...cfg,
     hostStateDir: resolve(

@@ -17,6 +17,7 @@ import type { HostWorkerConfig } from '../config';
 import type { ExecuteOptions, ExecuteResult } from '../jupyter/kernel-client';
 import { formatGiB } from '../sandbox/cgroup-sampler';
 import { GvisorKernelSandbox, type SandboxExit } from '../sandbox/gvisor-kernel-sandbox';
+import { ProcessKernelSandbox } from '../sandbox/process-kernel-sandbox';
 import type { ShimMessage } from '../sandbox/relay-transport';
 import type { SnapshotStore } from '../snapshots/snapshot-store';
 
@@ -85,6 +86,7 @@ export class KernelHost {
   ) {
     mkdirSync(this.dir('meta'), { recursive: true });
     this.runsc = new Runsc({ rootDir: this.dir('runsc'), runscPath: cfg.QUIRE_RUNSC_PATH });
+    if (cfg.QUIRE_KERNEL_RUNTIME === 'process') log.warn(ProcessKernelSandbox.WARNING);
   }
 
   private dir(...parts: string[]): string {
@@ -125,7 +127,8 @@ export class KernelHost {
   ): GvisorKernelSandbox {
     const volume = join(this.cfg.volumesDir, owner.tenant, owner.userId);
     mkdirSync(volume, { recursive: true });
-    return new GvisorKernelSandbox({
+    const Sandbox = this.cfg.QUIRE_KERNEL_RUNTIME === 'process' ? ProcessKernelSandbox : GvisorKernelSandbox;
+    return new Sandbox({
       sandboxId,
       runsc: this.runsc,
       bundleDir: this.dir('bundles', sandboxId),
@@ -181,7 +184,7 @@ export class KernelHost {
           hostId: this.cfg.QUIRE_HOST_ID,
           sandboxId: sandbox.id,
           kernelId: req.kernelId,
-          runtime: 'gvisor',
+          runtime: this.cfg.QUIRE_KERNEL_RUNTIME,
           fromWarmPool: false,
           bootMs,
           limits: { memoryBytes: limits.memoryBytes, cpuQuota: limits.cpus, pids: limits.pids },

@@ -81,7 +81,7 @@ export class GvisorKernelSandbox {
   /** Set while a checkpoint is under way, so the sandbox's exit is not a crash. */
   private checkpointing = false;
   /** Set when we end the sandbox ourselves, so its exit is not reported as a crash. */
-  private terminating: ExitReason | undefined;
+  protected terminating: ExitReason | undefined;
   private sampler?: CgroupSampler;
   /** Set when the sampler saw the sandbox frozen at its memory limit and we ended it. */
   private oomDetected = false;
@@ -136,7 +136,7 @@ export class GvisorKernelSandbox {
     });
   }
 
-  private bindChild(child: ChildProcessWithoutNullStreams): void {
+  protected bindChild(child: ChildProcessWithoutNullStreams): void {
     this.child = child;
     this.lastExit = undefined;
     this.transport.attach(child.stdout, child.stdin);
@@ -216,7 +216,7 @@ export class GvisorKernelSandbox {
     }
   }
 
-  private waitForShimReady(timeoutMs: number): Promise<void> {
+  protected waitForShimReady(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
@@ -331,6 +331,11 @@ export class GvisorKernelSandbox {
     removeBundle(this.opts.bundleDir);
     this.state = 'exited';
     return exit;
+  }
+
+  /** Kills the process this object spawned (the runsc run, or the shim in the process runtime). */
+  protected killChild(): void {
+    this.child?.kill('SIGKILL');
   }
 
   /** SIGINT (or another signal) to the kernel process, through the shim. */
