@@ -15,6 +15,8 @@ describe('local platform configuration', () => {
     expect(c.ports).toEqual({
       gateway: 8080,
       workerHealth: 8091,
+      hostWorker: 8092,
+      billing: 8093,
       postgres: 15432,
       kafka: 19092,
       kafkaController: 19093,
