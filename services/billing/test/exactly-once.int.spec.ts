@@ -151,7 +151,10 @@ describe('exactly-once metering under crashes and rebalances (real Kafka + Postg
       const slot = k % 2;
       const target = slots[slot]!;
       await target.waitFor('group joined', 60_000).catch(() => undefined);
-      await sleep(1000 + rnd() * 1500);
+      // Kill mid-stream: wait (bounded) until the victim has committed a batch,
+      // so the kill lands while it is consuming even on a loaded CI machine.
+      await target.waitFor('consumed', 15_000).catch(() => undefined);
+      await sleep(300 + rnd() * 1200);
       kills.push({ journal: await journalCount(), sent, wasConsuming: target.logged('consumed') > 0 });
       await target.kill9();
       slots[slot] = new WorkerProcess(workerEnv());

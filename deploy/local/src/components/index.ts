@@ -23,4 +23,16 @@ export const ALL_COMPONENTS: readonly Component[] = [...INFRASTRUCTURE, ...SERVI
 /** Needed only by the test suite. */
 export const TEST_TOOLS: readonly Component[] = [composeCli];
 
-export { billing, composeCli, gateway, hostWorker, gvisor, kafka, kernelEnv, objectStore, postgres, temporal, workflowWorker };
+export {
+  billing,
+  composeCli,
+  gateway,
+  hostWorker,
+  gvisor,
+  kafka,
+  kernelEnv,
+  objectStore,
+  postgres,
+  temporal,
+  workflowWorker,
+};

@@ -32,6 +32,8 @@ export interface GvisorKernelOptions {
   preload?: string[];
   /** Connection key; generated when absent. Needed again to re-adopt or restore elsewhere. */
   key?: string;
+  /** Extra environment for the sandbox's processes (applied last). */
+  env?: Record<string, string>;
 }
 
 export type ExitReason = 'oom' | 'crash' | 'killed' | 'shutdown' | 'runtime_cap';
@@ -127,6 +129,7 @@ export class GvisorKernelSandbox {
         QUIRE_KERNEL_RUNTIME_DIR: '/tmp/quire-kernel',
         MPLBACKEND: 'module://matplotlib_inline.backend_inline',
         PYTHONDONTWRITEBYTECODE: '1',
+        ...(opts.env ?? {}),
       },
       limits: opts.limits,
       kernelEnvDir: opts.kernelEnvDir,
@@ -322,10 +325,12 @@ export class GvisorKernelSandbox {
       ? new Promise<SandboxExit>((r) => this.exitWaiters.push(r))
       : Promise.resolve(this.lastExit);
     await this.opts.runsc.kill(this.id, 'KILL', true).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
     const exit = await Promise.race([
       exited,
-      new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000)),
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 10_000))),
     ]);
+    clearTimeout(timer);
     child?.kill('SIGKILL');
     await this.opts.runsc.delete(this.id).catch(() => undefined);
     removeBundle(this.opts.bundleDir);

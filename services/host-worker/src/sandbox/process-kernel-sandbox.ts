@@ -45,7 +45,7 @@ export class ProcessKernelSandbox extends GvisorKernelSandbox {
           QUIRE_KERNEL_RUNTIME_DIR: join(runtimeDir, 'kernel'),
           QUIRE_SHIM_RUNTIME_DIR: join(runtimeDir, 'shim'),
           MPLBACKEND: 'module://matplotlib_inline.backend_inline',
-        PYTHONDONTWRITEBYTECODE: '1',
+          PYTHONDONTWRITEBYTECODE: '1',
         },
       },
     );
