@@ -1,20 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 
 /**
  * A Temporal dev server of the test's own (SQLite file, its own ports), so a
  * test can kill and restart it without touching the platform's server.
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '@quire/service-kit';
 
 export class TemporalDevServer {
   private proc?: ChildProcess;

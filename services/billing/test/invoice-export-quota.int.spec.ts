@@ -1,11 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import { AgentStep, createEvent, dlqTopicOf, TOPICS, type EventEnvelope } from '@quire/contracts';
 import { decodeEvent } from '@quire/contracts/kafka';
-import { bootstrapService } from '@quire/service-kit';
+import { bootstrapService, freePort } from '@quire/service-kit';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, Kafka } from 'kafkajs';
@@ -27,14 +26,6 @@ import {
 import { deliveryPlan, simulate, type Simulation } from './support/usage-simulation';
 
 jest.setTimeout(120_000);
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /**
  * The billing service as deployed (role all: API + consumer + metering), fed a

@@ -1,16 +1,7 @@
-import { createServer } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
-import { bootstrapService } from '@quire/service-kit';
+import { bootstrapService, freePort } from '@quire/service-kit';
 
 jest.setTimeout(60_000);
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('gateway on the real platform', () => {
   let app: INestApplication;

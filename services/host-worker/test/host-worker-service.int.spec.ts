@@ -1,24 +1,15 @@
-import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { TOPICS, uuidv7, type EventEnvelope } from '@quire/contracts';
 import { createKafka, EventConsumer } from '@quire/contracts/kafka';
-import { bootstrapService } from '@quire/service-kit';
+import { bootstrapService, freePort } from '@quire/service-kit';
 
 jest.setTimeout(300_000);
 
 const MiB = 1024 ** 2;
 const run = uuidv7().slice(-10);
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 interface HostUnderTest {
   hostId: string;
@@ -296,6 +287,30 @@ describe('host worker service: internal API, events, snapshots through S3, two h
     expect(Date.now() - t0).toBeLessThan(5000); // 1 s cap + interrupt
     expect((await execute(b, k, 'kept')).result).toBe('1');
     await call(b, 'DELETE', `/internal/kernels/${k}`);
+  });
+
+  it('%checkpoint snapshots the kernel from inside a cell, which then carries on', async () => {
+    const k = `k-magic-${run}`;
+    await call(a, 'POST', '/internal/kernels', {
+      kernelId: k,
+      tenant: 'org-it',
+      notebookId: 'nb-6',
+      userId: 'u-3',
+    });
+    const { stdout, reply } = await execute(a, k, 'x = 7\n%checkpoint\nprint("after", x)');
+    expect(reply?.content).toMatchObject({ status: 'ok' });
+    expect(stdout).toMatch(
+      /^Checkpoint s-[0-9a-f-]+: [\d.]+ GiB in [\d.]+ s\. This kernel can be restored to this point\.\nafter 7\n$/,
+    );
+    await until(
+      () => seen('SnapshotTaken', (e) => (e.data as { kernelId: string }).kernelId === k).length > 0,
+      'SnapshotTaken',
+    );
+    expect(
+      seen('SnapshotTaken', (e) => (e.data as { kernelId: string }).kernelId === k)[0]!.data,
+    ).toMatchObject({ trigger: 'checkpoint-magic' });
+    expect((await execute(a, k, 'x * 6')).result).toBe('42');
+    await call(a, 'DELETE', `/internal/kernels/${k}`);
   });
 
   it('rejects bad requests with problem+json and unknown kernels with 404', async () => {

@@ -11,3 +11,4 @@ export * from './health/health.controller';
 export * from './adapters/postgres';
 export * from './adapters/s3';
 export * from './adapters/kafka';
+export * from './testing';

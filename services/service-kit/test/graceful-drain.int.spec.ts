@@ -7,7 +7,7 @@ import { EventConsumers, SERVICE_LOGGER } from '../src/event-consumers';
 import { HealthModule } from '../src/health/health.module';
 import { Readiness } from '../src/health/readiness';
 import { JsonLogger } from '../src/logger';
-import { platformVar } from './platform-env';
+import { platformVar } from '../src/testing';
 
 jest.setTimeout(120_000);
 

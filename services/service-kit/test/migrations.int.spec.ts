@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import { MigrationError, runMigrations } from '../src/migrations';
-import { platformVar } from './platform-env';
+import { platformVar } from '../src/testing';
 
 describe('migrations on real PostgreSQL', () => {
   let pool: Pool;

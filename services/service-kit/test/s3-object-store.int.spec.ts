@@ -11,7 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { createS3Client } from '../src/adapters/s3';
-import { platformVar } from './platform-env';
+import { platformVar } from '../src/testing';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

@@ -57,6 +57,10 @@ export async function runTests(ctx: PlatformContext, opts: TestOptions): Promise
       )) !== 0
     )
       failures.push('type-check');
+    // The Nx boundary rule reads the project graph; without one it silently skips itself.
+    if ((await runChild('project graph (nx)', bin('nx'), ['show', 'projects'], env, root)) !== 0) {
+      failures.push('project graph');
+    }
     if (
       (await runChild(
         'lint (eslint, module boundaries)',

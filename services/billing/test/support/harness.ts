@@ -3,21 +3,14 @@ import { createKafka, createProducer, encodeEvent, ensureTopics } from '@quire/c
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
+import { platformVar } from '@quire/service-kit';
 import { loadBillingConfig, type BillingConfig } from '../../src/config';
 import { BillingRuntime, type BillingStatus } from '../../src/runtime/billing-runtime';
 
 /** Integration-test plumbing: a private topic namespace, schema and consumer group per run, real everything. */
 export const REPO = join(__dirname, '..', '..', '..', '..');
 
-export function platformVar(name: string): string {
-  const v = process.env[name];
-  if (!v) {
-    throw new Error(
-      `${name} is not set: run integration tests through \`npm test\`, or \`eval "$(npm run -s quire -- env)"\` after \`npm start\``,
-    );
-  }
-  return v;
-}
+export { platformVar };
 
 export interface Namespace {
   runId: string;

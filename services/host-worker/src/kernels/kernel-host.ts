@@ -313,7 +313,7 @@ export class KernelHost {
    * downloaded from S3 (a kernel hibernated on another host). The image's
    * descriptor says whose kernel it is and how its sandbox was built.
    */
-  async restore(kernelId: string, snapshotId: string) {
+  async restore(kernelId: string, snapshotId: string, opts: { kernelBusy?: boolean } = {}) {
     const t0 = Date.now();
     let record = this.kernels.get(kernelId);
     if (record?.sandbox.state === 'running') {
@@ -350,7 +350,7 @@ export class KernelHost {
       this.kernels.set(kernelId, record);
       this.wire(record);
     }
-    const { ms } = await record.sandbox.restore(imageDir);
+    const { ms } = await record.sandbox.restore(imageDir, 60_000, opts);
     record.lastSnapshot = {
       snapshotId,
       imageDir,
@@ -464,7 +464,7 @@ export class KernelHost {
       record.sandbox.replyToShim({ type: 'checkpoint-done', requestId: msg.requestId, ok, message });
     try {
       const s = await this.snapshot(record.kernelId, 'checkpoint-magic');
-      await this.restore(record.kernelId, s.snapshotId);
+      await this.restore(record.kernelId, s.snapshotId, { kernelBusy: true });
       reply(
         true,
         `Checkpoint ${s.snapshotId}: ${formatGiB(s.bytes)} in ${(s.ms / 1000).toFixed(1)} s. This kernel can be restored to this point.`,

@@ -295,7 +295,16 @@ export class GvisorKernelSandbox {
   }
 
   /** Brings a checkpointed kernel back (on this host or another one with the same bundle inputs). */
-  async restore(imageDir: string, timeoutMs = 60_000): Promise<{ ms: number }> {
+  /**
+   * `kernelBusy`: the kernel is in the middle of a cell (a `%checkpoint` that
+   * waits for its answer), so readiness is the heartbeat (answered by
+   * ipykernel's own thread), not kernel_info (queued behind the cell).
+   */
+  async restore(
+    imageDir: string,
+    timeoutMs = 60_000,
+    opts: { kernelBusy?: boolean } = {},
+  ): Promise<{ ms: number }> {
     if (!existsSync(imageDir)) throw new KernelUnavailableError(`no checkpoint image at ${imageDir}`);
     const t0 = Date.now();
     this.prepareBundle();
@@ -311,10 +320,21 @@ export class GvisorKernelSandbox {
     );
     failedEarly.catch(() => undefined);
     this.bindChild(this.opts.runsc.restore(this.id, this.opts.bundleDir, imageDir));
-    await Promise.race([this.client.waitForReady(timeoutMs), failedEarly]);
+    await Promise.race([
+      opts.kernelBusy ? this.waitForHeartbeat(timeoutMs) : this.client.waitForReady(timeoutMs),
+      failedEarly,
+    ]);
     await this.startSampling();
     this.state = 'running';
     return { ms: Date.now() - t0 };
+  }
+
+  private async waitForHeartbeat(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await this.client.heartbeat(1000)) return;
+    }
+    throw new KernelUnavailableError(`no heartbeat from the restored kernel in ${timeoutMs} ms`);
   }
 
   /** Ends the sandbox and removes its bundle. */
