@@ -177,7 +177,12 @@ export class GvisorKernelSandbox {
       };
     }
     const killed = code === 137 || signal === 'SIGKILL';
-    if (this.oomDetected || (killed && this.sampler?.looksLikeOom())) {
+    // Out of memory shows up as the OOM killer's SIGKILL (137), or — when the
+    // sandbox hits the frozen limit before the sampler's next reading — as
+    // gVisor's Sentry failing an allocation and exiting (seen: code 2). Any
+    // unexpected exit at the memory limit is reported as what it is.
+    const unexpected = code !== 0 || signal !== null;
+    if (this.oomDetected || (unexpected && this.sampler?.looksLikeOom())) {
       // The last reading before the end; the cgroup never reports above its limit.
       const peak = Math.min(this.sampler?.peak || limit, limit);
       return {
@@ -213,7 +218,7 @@ export class GvisorKernelSandbox {
           void this.opts.runsc.kill(this.id, 'KILL', true).catch(() => this.child?.kill('SIGKILL'));
         };
       }
-      this.sampler.start(200);
+      this.sampler.start(100);
     } catch {
       this.sampler = undefined; // no cgroup view (e.g. the process already exited)
     }
