@@ -28,6 +28,7 @@ describe('deploy/docker-compose.yml', () => {
     await compose(composeFile, ['config', '-q']);
     const { stdout } = await compose(composeFile, ['config', '--services']);
     expect(stdout.trim().split('\n').sort()).toEqual([
+      'billing',
       'gateway',
       'kafka',
       'platform-init',
