@@ -1,9 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { bootstrapService } from '@quire/service-kit';
-import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import type { BillingRuntime } from '../src/runtime/billing-runtime';
 import { SOURCE_TOPICS } from '../src/runtime/billing-runtime';
@@ -17,7 +14,7 @@ import {
   kafkaFor,
   namespace,
   observer,
-  REPO,
+  runBillingCli,
   sleep,
   waitUntil,
   WorkerProcess,
@@ -262,28 +259,7 @@ describe('exactly-once metering under crashes and rebalances (real Kafka + Postg
       logLevel: 'warn',
     });
     const t0 = Date.now();
-    const cli = await promisify(execFile)(
-      process.execPath,
-      [
-        '-r',
-        '@swc-node/register',
-        '-e',
-        `require(${JSON.stringify(join(REPO, 'deploy/local/src/commands/billing.ts'))})
-           .runBillingCommand(process.argv.slice(1), { config: { bindHost: '127.0.0.1' } })
-           .then((c) => process.exit(c), (e) => { console.error(e.message); process.exit(1); })`,
-        'rebuild',
-      ],
-      {
-        cwd: REPO,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'),
-          QUIRE_BILLING_URL: `http://127.0.0.1:${port}`,
-        },
-        timeout: 240_000,
-      },
-    );
+    const cli = await runBillingCli(['rebuild'], `http://127.0.0.1:${port}`);
     console.log(`quire billing rebuild (${((Date.now() - t0) / 1000).toFixed(1)} s):\n${cli.stdout}`);
     expect(cli.stdout).toMatch(/identical: the rebuilt ledger has the same totals as the live one/);
     expect(cli.stdout).not.toMatch(/different part of the streams/);

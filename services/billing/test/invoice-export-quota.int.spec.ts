@@ -2,8 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { AgentStep, createEvent, dlqTopicOf, TOPICS, type EventEnvelope } from '@quire/contracts';
 import { decodeEvent } from '@quire/contracts/kafka';
 import { bootstrapService, freePort } from '@quire/service-kit';
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,7 @@ import {
   kafkaFor,
   namespace,
   platformVar,
-  REPO,
+  runBillingCli,
   waitUntil,
   type Namespace,
 } from './support/harness';
@@ -215,15 +214,8 @@ describe('billing service: invoice, exports, quotas, rated usage', () => {
     const dir = mkdtempSync(join(tmpdir(), 'billing-export-'));
     const out = join(dir, 'feb.parquet');
     // Asynchronously: the API answering the CLI runs in this process.
-    const cli = await promisify(execFile)(
-      process.execPath,
+    const cli = await runBillingCli(
       [
-        '-r',
-        '@swc-node/register',
-        '-e',
-        `require(${JSON.stringify(join(REPO, 'deploy/local/src/commands/billing.ts'))})
-           .runBillingCommand(process.argv.slice(1), { config: { bindHost: '127.0.0.1' } })
-           .then((c) => process.exit(c), (e) => { console.error(e.message); process.exit(1); })`,
         'export',
         '--org',
         org,
@@ -236,11 +228,7 @@ describe('billing service: invoice, exports, quotas, rated usage', () => {
         '--out',
         out,
       ],
-      {
-        cwd: REPO,
-        encoding: 'utf8',
-        env: { ...process.env, SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'), QUIRE_BILLING_URL: base },
-      },
+      base,
     );
     expect(cli.stderr).toBe('');
     expect(cli.stdout).toMatch(/ledger high-water mark/);

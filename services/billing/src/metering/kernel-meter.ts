@@ -321,17 +321,10 @@ export function meterKernel(
   }
 
   // GPU allocations.
-  const allocations = new Map<string, { alloc?: JournalEvent; release?: JournalEvent }>();
-  for (const e of events) {
-    if (e.type !== T.gpuAllocated && e.type !== T.gpuReleased) continue;
-    const req = str(e.data.requestId);
-    if (!req) continue;
-    const a = allocations.get(req) ?? {};
-    if (e.type === T.gpuAllocated) a.alloc ??= e;
-    else a.release ??= e;
-    allocations.set(req, a);
-  }
-  for (const [, { alloc, release }] of [...allocations].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  const allocations = pairByKey(events, T.gpuAllocated, T.gpuReleased, 'requestId');
+  for (const [, { start: alloc, end: release }] of [...allocations].sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  )) {
     if (!alloc) continue;
     const s = alloc.time;
     const end0 = release ? release.time : null;
@@ -393,18 +386,9 @@ interface Attribution {
 }
 
 export function executionWindows(events: readonly JournalEvent[]): ExecWindow[] {
-  const byId = new Map<string, { started?: JournalEvent; completed?: JournalEvent }>();
-  for (const e of events) {
-    if (e.type !== T.execStarted && e.type !== T.execCompleted) continue;
-    const id = str(e.data.executionId);
-    if (!id) continue;
-    const w = byId.get(id) ?? {};
-    if (e.type === T.execStarted) w.started ??= e;
-    else w.completed ??= e;
-    byId.set(id, w);
-  }
+  const byId = pairByKey(events, T.execStarted, T.execCompleted, 'executionId');
   const raw: ExecWindow[] = [];
-  for (const [executionId, { started, completed }] of byId) {
+  for (const [executionId, { start: started, end: completed }] of byId) {
     const start = started ? started.time : completed!.time - Math.floor(num(completed!.data.ms));
     const end = completed ? completed.time : Infinity;
     raw.push({
@@ -475,4 +459,27 @@ export function byHour(whole: Part): Part[] {
     });
   }
   return out;
+}
+
+/**
+ * The first start and the first end event of each id (GPU request, execution):
+ * duplicates and later copies are ignored, whatever order they arrived in.
+ */
+function pairByKey(
+  events: readonly JournalEvent[],
+  startType: string,
+  endType: string,
+  idField: string,
+): Map<string, { start?: JournalEvent; end?: JournalEvent }> {
+  const pairs = new Map<string, { start?: JournalEvent; end?: JournalEvent }>();
+  for (const e of events) {
+    if (e.type !== startType && e.type !== endType) continue;
+    const id = str(e.data[idField]);
+    if (!id) continue;
+    const pair = pairs.get(id) ?? {};
+    if (e.type === startType) pair.start ??= e;
+    else pair.end ??= e;
+    pairs.set(id, pair);
+  }
+  return pairs;
 }

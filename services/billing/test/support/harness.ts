@@ -1,6 +1,7 @@
 import { ALL_TOPICS, dlqTopicOf, type EventEnvelope, type TopicSpec } from '@quire/contracts';
 import { createKafka, createProducer, encodeEvent, ensureTopics } from '@quire/contracts/kafka';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import { platformVar } from '@quire/service-kit';
@@ -9,6 +10,20 @@ import { BillingRuntime, type BillingStatus } from '../../src/runtime/billing-ru
 
 /** Integration-test plumbing: a private topic namespace, schema and consumer group per run, real everything. */
 export const REPO = join(__dirname, '..', '..', '..', '..');
+
+/** `quire billing <args>` through the real CLI entry, against the billing API at `url`. */
+export function runBillingCli(args: string[], url: string, timeoutMs = 240_000) {
+  return promisify(execFile)(
+    process.execPath,
+    ['-r', '@swc-node/register', join(REPO, 'deploy/local/src/cli.ts'), 'billing', ...args],
+    {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { ...process.env, SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'), QUIRE_BILLING_URL: url },
+      timeout: timeoutMs,
+    },
+  );
+}
 
 export { platformVar };
 
