@@ -18,6 +18,8 @@ export const HostHeartbeat = defineEvent({
     sandboxes: z.number().int().nonnegative(),
     warmPool: z.object({ ready: z.number().int().nonnegative(), target: z.number().int().nonnegative() }),
     labels: z.record(z.string(), z.string()).default({}),
+    /** Base URL of the host's internal API (contracts/src/api/host-worker-api.ts). Added compatibly. */
+    apiUrl: z.string().url().optional(),
   }),
 });
 

@@ -1,0 +1,42 @@
+/**
+ * Signed tokens (JWT, HS256 only — the algorithm is pinned, `alg: none` and
+ * every other algorithm are refused) minted by the gateway with
+ * QUIRE_TOKEN_SIGNING_KEY and verified by the gateway and doc-sync. `exp` and
+ * `aud` are always checked.
+ */
+export const TOKEN_ALGORITHM = 'HS256' as const;
+
+export const TOKEN_AUDIENCES = {
+  /** A signed-in user's session token: every gateway route. */
+  user: 'quire:user',
+  /** Short-lived, one notebook: opens its document on doc-sync with a role. */
+  doc: 'quire:doc',
+} as const;
+
+export type NotebookRole = 'owner' | 'editor' | 'runner' | 'viewer';
+
+export interface UserTokenClaims {
+  sub: string; // userId
+  org: string; // tenant (org id)
+  name: string;
+  aud: typeof TOKEN_AUDIENCES.user;
+  exp: number;
+  iat: number;
+}
+
+export interface DocTokenClaims {
+  /** userId, or `service:<name>` for a service (the gateway writing outputs). */
+  sub: string;
+  org: string;
+  name: string;
+  /** The one notebook this token opens. */
+  nb: string;
+  /** viewer and runner connections are read-only on the document; `service` may write. */
+  role: NotebookRole | 'service';
+  aud: typeof TOKEN_AUDIENCES.doc;
+  exp: number;
+  iat: number;
+}
+
+/** How a browser passes a token on a WebSocket handshake (no custom headers there). */
+export const WS_TOKEN_SUBPROTOCOL_PREFIX = 'quire.bearer.';

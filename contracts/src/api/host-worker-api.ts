@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+/**
+ * The host worker's internal HTTP API (never exposed to users), used by the
+ * gateway and the kernel-lifecycle activities. Base URL: the `apiUrl` a host
+ * announces in its HostHeartbeat. All bodies are JSON; errors are
+ * problem+json with a stable `code` (see service-kit errors).
+ *
+ *   GET    /internal/kernels                      → ListKernelsResponse
+ *   POST   /internal/kernels                      StartKernelRequest → StartKernelResponse
+ *   POST   /internal/kernels/:id/execute          ExecuteRequest → NDJSON stream of ExecuteStreamLine
+ *   POST   /internal/kernels/:id/input            InputReply → 204
+ *   POST   /internal/kernels/:id/interrupt        → { result: 'interrupted' | 'killed' }
+ *   POST   /internal/kernels/:id/snapshot         → SnapshotResponse (409 snapshot.too_big)
+ *   POST   /internal/kernels/:id/restore          RestoreRequest → RestoreResponse
+ *   DELETE /internal/kernels/:id                  → 204 (404 kernel.not_found when unknown)
+ */
+export const hostApiId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/);
+
+export const SandboxLimitsDto = z
+  .object({
+    memoryBytes: z.number().int().positive(),
+    cpus: z.number().positive(),
+    pids: z.number().int().positive(),
+    tmpBytes: z.number().int().positive(),
+  })
+  .partial();
+export type SandboxLimitsDto = z.infer<typeof SandboxLimitsDto>;
+
+export const StartKernelRequest = z.object({
+  kernelId: hostApiId,
+  tenant: hostApiId,
+  notebookId: hostApiId,
+  userId: hostApiId,
+  limits: SandboxLimitsDto.optional(),
+  /** Take a pre-booted sandbox from the host's warm pool when one is free (default true). */
+  warmPool: z.boolean().optional(),
+});
+export type StartKernelRequest = z.infer<typeof StartKernelRequest>;
+
+export interface StartKernelResponse {
+  sandboxId: string;
+  bootMs: number;
+  fromWarmPool: boolean;
+}
+
+export const ExecuteRequest = z.object({
+  code: z.string().max(1024 * 1024),
+  executionId: hostApiId.optional(),
+  origin: z.enum(['human', 'agent']).default('human'),
+});
+export type ExecuteRequest = z.input<typeof ExecuteRequest>;
+
+/** One line of the execute NDJSON stream, in arrival order; `reply` or `error` is last. */
+export type ExecuteStreamLine =
+  | { type: 'iopub'; msgType: string; content: Record<string, unknown>; metadata: Record<string, unknown> }
+  | { type: 'input_request'; prompt: string; password: boolean }
+  | {
+      type: 'reply';
+      content: Record<string, unknown> & { status: 'ok' | 'error' | 'aborted'; execution_count?: number };
+      ms: number;
+      capped: false | 'interrupted' | 'killed';
+    }
+  | { type: 'error'; code: string; message: string };
+
+export const InputReply = z.object({ value: z.string().max(1024 * 1024) });
+export type InputReply = z.infer<typeof InputReply>;
+
+export const RestoreRequest = z.object({ snapshotId: hostApiId });
+export type RestoreRequest = z.infer<typeof RestoreRequest>;
+
+export interface SnapshotResponse {
+  snapshotId: string;
+  bytes: number;
+  ms: number;
+  uploadMs: number;
+  location: string;
+  residentBytes: number;
+}
+
+export interface RestoreResponse {
+  restoreMs: number;
+  downloadMs: number;
+  totalMs: number;
+  sandboxId: string;
+}
+
+export interface HostKernelSummary {
+  kernelId: string;
+  notebookId: string;
+  tenant: string;
+  sandboxId: string;
+  state: 'starting' | 'running' | 'hibernated' | 'exited';
+  lastSnapshotId: string | null;
+}
+
+export interface ListKernelsResponse {
+  kernels: HostKernelSummary[];
+}

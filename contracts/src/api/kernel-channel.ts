@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * The editor's kernel channel: one WebSocket per open notebook to the gateway,
+ * `GET /api/notebooks/:notebookId/kernel-channel` (token in the
+ * `Sec-WebSocket-Protocol` header as `quire.bearer.<token>` or `?token=`).
+ * Outputs themselves travel in the Y.Doc (the gateway writes them there, so
+ * they survive everyone leaving); this channel carries commands, the queue,
+ * kernel status and `iopub` messages for the low-latency live view.
+ * Every message is JSON; client messages are validated and a bad one gets an
+ * `error` reply without closing the socket.
+ */
+export const KernelChannelClientMessage = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('run'),
+    requestId: z.string().max(100),
+    cellIds: z.array(z.string().max(128)).min(1).max(10_000),
+  }),
+  z.object({ type: z.literal('run_all'), requestId: z.string().max(100) }),
+  z.object({ type: z.literal('interrupt'), requestId: z.string().max(100) }),
+  z.object({ type: z.literal('restart'), requestId: z.string().max(100) }),
+  z.object({ type: z.literal('force_terminate'), requestId: z.string().max(100) }),
+  z.object({
+    type: z.literal('input_reply'),
+    requestId: z.string().max(100),
+    executionId: z.string().max(128),
+    value: z.string().max(1024 * 1024),
+  }),
+  z.object({ type: z.literal('cancel'), requestId: z.string().max(100), executionId: z.string().max(128) }),
+]);
+export type KernelChannelClientMessage = z.infer<typeof KernelChannelClientMessage>;
+
+export type KernelStatus =
+  | { state: 'none' }
+  | { state: 'starting'; progress: string }
+  | { state: 'idle' }
+  | { state: 'busy' }
+  | { state: 'hibernated'; since: string }
+  | { state: 'restoring'; progress: string }
+  | { state: 'dead'; reason: string; message: string };
+
+export interface QueueEntry {
+  executionId: string;
+  cellId: string;
+  userId: string;
+  userName: string;
+  /** 0 = running now, 1 = next, … */
+  position: number;
+}
+
+export type KernelChannelServerMessage =
+  | { type: 'hello'; notebookId: string; userId: string; role: 'owner' | 'editor' | 'runner' | 'viewer' }
+  | { type: 'ack'; requestId: string; executionIds?: string[] }
+  | { type: 'error'; requestId: string | null; code: string; message: string }
+  | { type: 'kernel_status'; status: KernelStatus; memory: { usedBytes: number; limitBytes: number } | null }
+  | { type: 'queue'; entries: QueueEntry[] }
+  | { type: 'iopub'; executionId: string; cellId: string; msgType: string; content: Record<string, unknown> }
+  | {
+      type: 'input_request';
+      executionId: string;
+      cellId: string;
+      userId: string;
+      prompt: string;
+      password: boolean;
+    }
+  | {
+      type: 'execution_finished';
+      executionId: string;
+      cellId: string;
+      status: 'ok' | 'error' | 'interrupted' | 'aborted' | 'kernel_died' | 'timeout';
+      ms: number;
+      executionCount: number | null;
+    };
