@@ -16,11 +16,16 @@ channels: 0 shell, 1 control, 2 stdin, 3 iopub, 4 hb, 9 shim (JSON, see below)
 Shim messages (channel 9, one JSON part):
   shim -> host: ready{kernelPid}, kernel-exited{code, signal, logTail},
                 checkpoint-request{requestId}, error{message}
-  host -> shim: signal{signal}, restart{}, checkpoint-done{requestId, ok, message}
+  host -> shim: signal{signal}, restart{}, checkpoint-done{requestId, ok, message},
+                resync{token}
+A resync (a restarted host worker re-opening this sandbox's named pipes) is
+answered on channel 8 with one part, the token: the host drops every byte
+before that record (the old reader may have consumed half a record).
 """
 
 import json
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -29,7 +34,7 @@ import threading
 
 import zmq
 
-SHELL, CONTROL, STDIN, IOPUB, HB, SHIM = 0, 1, 2, 3, 4, 9
+SHELL, CONTROL, STDIN, IOPUB, HB, RESYNC, SHIM = 0, 1, 2, 3, 4, 8, 9
 # The kernel's own folder (its ipc sockets), owned by the kernel user…
 RUNTIME_DIR = os.environ.get("QUIRE_KERNEL_RUNTIME_DIR", "/tmp/quire-kernel")
 # …and the shim's (connection file, kernel log, the %checkpoint socket), owned by the shim.
@@ -54,7 +59,16 @@ def write_record(channel, parts):
         buf += struct.pack(">I", len(p))
         buf += p
     with _out_lock:
-        _out.write(buf)
+        # Under `python -u` stdout is a raw FileIO: one write() may take only
+        # part of the record (gVisor returns short writes on a full pipe, e.g.
+        # while no host worker reads it), so write until every byte is out.
+        view = memoryview(buf)
+        while view:
+            n = _out.write(view)
+            if n is None:  # would block
+                select.select([], [_out], [])
+                continue
+            view = view[n:]
         _out.flush()
 
 
@@ -245,6 +259,8 @@ def main():
                         kernel.stop()
                         kernel.start()
                         send_shim({"type": "ready", "kernelPid": kernel.proc.pid, "restarted": True})
+                    elif kind == "resync":
+                        write_record(RESYNC, [str(msg.get("token", "")).encode()])
                     elif kind == "checkpoint-done":
                         ident = pending_magic.pop(msg.get("requestId"), None)
                         if ident is not None:

@@ -14,6 +14,8 @@ import { z } from 'zod';
  *   POST   /internal/kernels/:id/snapshot         → SnapshotResponse (409 snapshot.too_big)
  *   POST   /internal/kernels/:id/restore          RestoreRequest → RestoreResponse
  *   DELETE /internal/kernels/:id                  → 204 (404 kernel.not_found when unknown)
+ *   GET    /internal/kernels/warm-pool            → WarmPoolStatsDto
+ *   POST   /internal/kernels/warm-pool            { target } → WarmPoolStatsDto (409 warm_pool.disabled)
  */
 export const hostApiId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/);
 
@@ -57,7 +59,13 @@ export type ExecuteStreamLine =
   | { type: 'input_request'; prompt: string; password: boolean }
   | {
       type: 'reply';
-      content: Record<string, unknown> & { status: 'ok' | 'error' | 'aborted'; execution_count?: number };
+      content: {
+        status: 'ok' | 'error' | 'aborted';
+        execution_count: number | null;
+        ename?: string;
+        evalue?: string;
+        traceback?: string[];
+      };
       ms: number;
       capped: false | 'interrupted' | 'killed';
     }
@@ -92,6 +100,27 @@ export interface HostKernelSummary {
   sandboxId: string;
   state: 'starting' | 'running' | 'hibernated' | 'exited';
   lastSnapshotId: string | null;
+  /** Latest cgroup reading while running. */
+  resources: {
+    memoryBytes: number;
+    memoryLimitBytes: number;
+    peakMemoryBytes: number;
+    cpuSecondsTotal: number;
+  } | null;
+}
+
+export interface WarmPoolStatsDto {
+  ready: number;
+  booting: number;
+  target: number;
+  hits: number;
+  misses: number;
+  discarded?: number;
+  boots?: number;
+  bootFailures?: number;
+  lastBootMs?: number;
+  refillPaused?: boolean;
+  disabled?: boolean;
 }
 
 export interface ListKernelsResponse {

@@ -33,12 +33,20 @@ export interface SandboxSpecOptions {
   kernelEnvDir?: string;
   /** Host folder mounted read-write at /home/jovyan. */
   homeVolumeDir?: string;
+  /**
+   * Host folder mounted read-write at /home instead (warm-pool sandboxes): the
+   * user's volume is bind-mounted on the host at `<dir>/jovyan` once the user
+   * is known, and appears inside through mount propagation (the folder must be
+   * a shared mount; see the host worker's home-volume slots).
+   */
+  homeParentDir?: string;
   /** Extra read-only mounts: host path → sandbox path. */
   readOnlyMounts?: { source: string; destination: string }[];
 }
 
 export const KERNEL_ENV_MOUNT = '/opt/quire/kernel-env';
 export const HOME_MOUNT = '/home/jovyan';
+export const HOME_PARENT_MOUNT = '/home';
 export const SANDBOX_UID = 1000;
 export const SANDBOX_GID = 1000;
 
@@ -102,6 +110,14 @@ export function buildOciSpec(opts: SandboxSpecOptions): OciSpec {
       destination: HOME_MOUNT,
       type: 'bind',
       source: opts.homeVolumeDir,
+      options: ['rbind', 'rw', 'nosuid', 'nodev'],
+    });
+  }
+  if (opts.homeParentDir && !opts.homeVolumeDir) {
+    mounts.push({
+      destination: HOME_PARENT_MOUNT,
+      type: 'bind',
+      source: opts.homeParentDir,
       options: ['rbind', 'rw', 'nosuid', 'nodev'],
     });
   }

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 
@@ -87,6 +87,18 @@ export class Runsc {
     return spawn(this.path, [...this.globalFlags(), 'run', '--bundle', bundleDir, id], { stdio: 'pipe' });
   }
 
+  /**
+   * `runsc run` with the given fds as the container's stdio, in its own
+   * session: it outlives the process that started it (the fds are typically
+   * named pipes that a restarted host worker re-opens).
+   */
+  runDetached(id: string, bundleDir: string, stdio: [number, number, number]): ChildProcess {
+    return spawn(this.path, [...this.globalFlags(), 'run', '--bundle', bundleDir, id], {
+      stdio,
+      detached: true,
+    });
+  }
+
   /** `runsc restore` of a checkpoint image, again with fresh stdio pipes. */
   restore(id: string, bundleDir: string, imageDir: string): ChildProcessWithoutNullStreams {
     return spawn(
@@ -96,12 +108,75 @@ export class Runsc {
     );
   }
 
+  /** `runsc restore` with the given fds as stdio, detached like runDetached. */
+  restoreDetached(
+    id: string,
+    bundleDir: string,
+    imageDir: string,
+    stdio: [number, number, number],
+  ): ChildProcess {
+    return spawn(
+      this.path,
+      [...this.globalFlags(), 'restore', '--bundle', bundleDir, '--image-path', imageDir, id],
+      { stdio, detached: true },
+    );
+  }
+
   async checkpoint(id: string, imageDir: string, opts: { leaveRunning?: boolean } = {}): Promise<void> {
     mkdirSync(imageDir, { recursive: true });
     await this.exec(
       ['checkpoint', '--image-path', imageDir, ...(opts.leaveRunning ? ['--leave-running'] : []), id],
       10 * 60_000,
     );
+  }
+
+  /**
+   * Runs a command in an existing sandbox beside its processes (`runsc exec`),
+   * as the unprivileged sandbox user by default: diagnostics and maintenance
+   * without touching the kernel. A non-zero exit is a result, not an error;
+   * a sandbox that is not there is a RunscError.
+   */
+  execIn(
+    id: string,
+    args: string[],
+    opts: { user?: string; cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+    const flags = [
+      '--user',
+      opts.user ?? '1000:1000',
+      '--cwd',
+      opts.cwd ?? '/tmp',
+      ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
+    ];
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.path, [...this.globalFlags(), 'exec', ...flags, id, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new RunscError('runsc exec', stderr, `runsc exec could not start: ${err.message}`));
+      });
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        // runsc itself failing (no such sandbox) exits 128 with its own message on stderr.
+        if (code === 128 && /container|sandbox|not found|does not exist/i.test(stderr)) {
+          reject(
+            new RunscError(
+              'runsc exec',
+              stderr,
+              `runsc exec in ${id} failed: ${stderr.trim().split('\n').slice(-1)[0]}`,
+            ),
+          );
+          return;
+        }
+        resolve({ exitCode: code, stdout, stderr });
+      });
+    });
   }
 
   async kill(id: string, signal = 'KILL', all = false): Promise<void> {

@@ -1,7 +1,15 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_LIMITS, HOME_MOUNT, KERNEL_ENV_MOUNT, Runsc, runInSandbox } from '../src';
+import {
+  createBundle,
+  DEFAULT_LIMITS,
+  HOME_MOUNT,
+  KERNEL_ENV_MOUNT,
+  removeBundle,
+  Runsc,
+  runInSandbox,
+} from '../src';
 
 jest.setTimeout(120_000);
 
@@ -94,6 +102,33 @@ describe('a Python process in a gVisor sandbox (runsc)', () => {
       { workDir: work },
     );
     expect(asRoot.stdout.trim().split('\n')).toEqual(['env read-only 30', 'no network', 'no host shadow']);
+  });
+
+  it('runs a command beside a sandbox’s processes with runsc exec, as the sandbox user', async () => {
+    const id = `exec-${process.pid}-${Date.now().toString(36)}`;
+    const bundleDir = createBundle(mkdtempSync(join(work, 'exec-bundle-')), {
+      args: ['/usr/bin/python3', '-c', 'import time; open("/tmp/alive", "w").write("yes"); time.sleep(60)'],
+      limits: DEFAULT_LIMITS,
+    });
+    const child = runsc.run(id, bundleDir);
+    try {
+      let seen = { exitCode: null as number | null, stdout: '', stderr: '' };
+      for (let i = 0; i < 50 && seen.stdout !== 'yes'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = await runsc.execIn(id, ['/usr/bin/cat', '/tmp/alive']).catch(() => seen);
+      }
+      expect(seen.stdout).toBe('yes'); // it sees the sandbox's own /tmp
+      const who = await runsc.execIn(id, ['/usr/bin/python3', '-c', 'import os; print(os.getuid())']);
+      expect(who).toMatchObject({ exitCode: 0, stdout: '1000\n' });
+      const failing = await runsc.execIn(id, ['/usr/bin/python3', '-c', 'raise SystemExit(3)']);
+      expect(failing.exitCode).toBe(3);
+      await expect(runsc.execIn(`${id}-missing`, ['/usr/bin/true'])).rejects.toThrow(/runsc exec/);
+    } finally {
+      await runsc.kill(id, 'KILL', true).catch(() => undefined);
+      child.kill('SIGKILL');
+      await runsc.delete(id).catch(() => undefined);
+      removeBundle(bundleDir);
+    }
   });
 
   it('reports a non-zero exit and stderr of a failing program', async () => {

@@ -38,6 +38,14 @@ export const hostWorkerConfigSchema = z.object({
     .int()
     .positive()
     .default(10 * GiB),
+  /** Pre-booted kernels kept ready on this host (0 = none); the lifecycle's autoscaler changes it at run time. */
+  QUIRE_WARM_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(1),
+  /**
+   * How the gateway and the lifecycle reach this host's internal API, as announced in
+   * every HostHeartbeat. Default http://<QUIRE_BIND_HOST>:<QUIRE_HOST_WORKER_PORT>; set it
+   * to the pod or node address in a cluster.
+   */
+  QUIRE_HOST_WORKER_API_URL: z.string().url().optional(),
   QUIRE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().positive().default(5000),
   QUIRE_RESOURCE_SAMPLE_INTERVAL_MS: z.coerce.number().int().positive().default(15_000),
   /** Per-cell runtime caps (ARCHITECTURE.md invariant 4). */
@@ -72,6 +80,7 @@ const checked = hostWorkerConfigSchema.refine(
 export type HostWorkerConfig = z.infer<typeof hostWorkerConfigSchema> & {
   hostStateDir: string;
   volumesDir: string;
+  apiUrl: string;
 };
 
 export const HOST_WORKER_CONFIG = Symbol('HOST_WORKER_CONFIG');
@@ -84,5 +93,6 @@ export function loadHostWorkerConfig(env: NodeJS.ProcessEnv = process.env): Host
       cfg.QUIRE_HOST_STATE_DIR ?? join(cfg.QUIRE_STATE_DIR, 'host-worker', cfg.QUIRE_HOST_ID),
     ),
     volumesDir: resolve(cfg.QUIRE_VOLUMES_DIR ?? join(cfg.QUIRE_STATE_DIR, 'volumes')),
+    apiUrl: cfg.QUIRE_HOST_WORKER_API_URL ?? `http://${cfg.QUIRE_BIND_HOST}:${cfg.QUIRE_HOST_WORKER_PORT}`,
   };
 }

@@ -51,6 +51,7 @@ class HostWorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdo
     this.heartbeat?.stop();
     // Running sandboxes would end with this process (their stdio pipes do): hibernate them first.
     const result = await this.host.hibernateAllForShutdown();
+    await this.host.closeWarmPool();
     this.log.info('host worker stopping', result);
     await this.producer.disconnect();
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
@@ -128,8 +128,9 @@ describe('host worker service: internal API, events, snapshots through S3, two h
     await consumer.start();
     // Both hosts share one volumes folder, as hosts of a cluster share a filesystem.
     process.env.QUIRE_VOLUMES_DIR = mkdtempSync(join(tmpdir(), 'quire-volumes-'));
-    a = await bootHost(hostA, mkdtempSync(join(tmpdir(), 'quire-hw-a-')));
+    a = await bootHost(hostA, mkdtempSync(join(tmpdir(), 'quire-hw-a-')), { QUIRE_WARM_POOL_SIZE: '1' });
     b = await bootHost(hostB, mkdtempSync(join(tmpdir(), 'quire-hw-b-')), {
+      QUIRE_WARM_POOL_SIZE: '0',
       QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES: String(200 * MiB),
       QUIRE_CELL_CAP_AGENT_S: '1',
     });
@@ -153,6 +154,76 @@ describe('host worker service: internal API, events, snapshots through S3, two h
     };
     expect(hb.capacity.cpuCores).toBeGreaterThan(0);
     expect(hb.capacity.memoryBytes).toBeGreaterThan(1024 * MiB);
+  });
+
+  it('hands out a pre-booted warm-pool kernel with its user’s home volume, which follows it through hibernation to another host', async () => {
+    const deadline = Date.now() + 180_000;
+    while ((await call(a, 'GET', '/internal/kernels/warm-pool')).body.ready < 1) {
+      if (Date.now() > deadline) throw new Error('warm pool never became ready');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const volume = join(process.env.QUIRE_VOLUMES_DIR!, 'org-it', 'u-pool');
+    mkdirSync(volume, { recursive: true });
+    writeFileSync(join(volume, 'hello.txt'), 'from the host');
+    const k = `k-pool-${run}`;
+    const started = await call(a, 'POST', '/internal/kernels', {
+      kernelId: k,
+      tenant: 'org-it',
+      notebookId: 'nb-pool',
+      userId: 'u-pool',
+    });
+    expect(started.status).toBe(201);
+    expect(started.body.fromWarmPool).toBe(true);
+    const cell = await execute(
+      a,
+      k,
+      [
+        'import os, numpy',
+        'print(os.getcwd())',
+        "print(open('hello.txt').read())",
+        "open('/home/jovyan/written.txt', 'w').write('from the kernel')",
+        "print(sorted(os.listdir('/home')))",
+        'pooled = "still here"',
+      ].join('\n'),
+    );
+    const failure = cell.lines.find((l) => l.msgType === 'error')?.content;
+    expect({ stdout: cell.stdout, failure }).toEqual({
+      stdout: "/home/jovyan\nfrom the host\n['jovyan']\n",
+      failure: undefined,
+    });
+    expect(readFileSync(join(volume, 'written.txt'), 'utf8')).toBe('from the kernel');
+    await until(
+      () =>
+        seen('HostHeartbeat', (e) => {
+          const d = e.data as { warmPool: { target: number }; apiUrl?: string };
+          return e.subject === hostA && d.warmPool.target === 1 && d.apiUrl === a.base;
+        }).length > 0,
+      'a heartbeat with the pool and the API URL',
+    );
+    await until(
+      () => seen('SandboxStarted', (e) => (e.data as { kernelId: string | null }).kernelId === k).length > 0,
+      'SandboxStarted',
+    );
+    expect(
+      seen('SandboxStarted', (e) => (e.data as { kernelId: string | null }).kernelId === k)[0]!.data,
+    ).toMatchObject({ fromWarmPool: true, hostId: hostA });
+
+    // Hibernate on A, restore on B: the slot layout is rebuilt there with the same volume.
+    const snap = await call(a, 'POST', `/internal/kernels/${k}/snapshot`);
+    expect(snap.status).toBe(201);
+    const mounts = () => readFileSync('/proc/self/mountinfo', 'utf8');
+    expect(mounts()).not.toContain(`/.slots/${started.body.sandboxId}`);
+    const restored = await call(b, 'POST', `/internal/kernels/${k}/restore`, {
+      snapshotId: snap.body.snapshotId,
+    });
+    expect(restored.status).toBe(201);
+    const after = await execute(b, k, "print(pooled, open('written.txt').read(), os.getcwd())");
+    expect(after.stdout).toBe('still here from the kernel /home/jovyan\n');
+    expect((await call(b, 'DELETE', `/internal/kernels/${k}`)).status).toBe(204);
+    expect((await call(a, 'DELETE', `/internal/kernels/${k}`)).status).toBe(204);
+    // Nothing of the slot stays mounted; the user's files stay in the volume.
+    expect(mounts()).not.toContain(`/.slots/${started.body.sandboxId}`);
+    expect(readFileSync(join(volume, 'written.txt'), 'utf8')).toBe('from the kernel');
   });
 
   it('starts a kernel, streams a cell, answers input(), hibernates to S3 and restores on the other host', async () => {
@@ -193,22 +264,23 @@ describe('host worker service: internal API, events, snapshots through S3, two h
       () => seen('SandboxExited', (e) => (e.data as { kernelId: string }).kernelId === kernelId).length > 0,
       'SandboxExited',
     );
-    expect(seen('SandboxStarted', (e) => e.subject === hostA)).toEqual([
+    const ofKernel = (e: EventEnvelope) => (e.data as { kernelId: string | null }).kernelId === kernelId;
+    expect(seen('SandboxStarted', (e) => e.subject === hostA && ofKernel(e))).toEqual([
       expect.objectContaining({
         tenant: 'org-it',
         data: expect.objectContaining({ kernelId, runtime: 'gvisor' }),
       }),
     ]);
-    expect(seen('SnapshotTaken', (e) => e.subject === hostA)[0]!.data).toMatchObject({
+    expect(seen('SnapshotTaken', (e) => e.subject === hostA && ofKernel(e))[0]!.data).toMatchObject({
       kernelId,
       bytes: snap.body.bytes,
       trigger: 'hibernate',
     });
-    expect(seen('SnapshotRestored', (e) => e.subject === hostB)[0]!.data).toMatchObject({
+    expect(seen('SnapshotRestored', (e) => e.subject === hostB && ofKernel(e))[0]!.data).toMatchObject({
       kernelId,
       snapshotId: snap.body.snapshotId,
     });
-    expect(seen('SandboxExited', (e) => e.subject === hostB)[0]!.data).toMatchObject({
+    expect(seen('SandboxExited', (e) => e.subject === hostB && ofKernel(e))[0]!.data).toMatchObject({
       kernelId,
       reason: 'shutdown',
     });
@@ -338,12 +410,12 @@ describe('host worker service: internal API, events, snapshots through S3, two h
     a = await bootHost(hostA, a.stateDir);
     const listed = (await call(a, 'GET', '/internal/kernels')).body.kernels;
     expect(listed).toEqual([
-      expect.objectContaining({ kernelId: k, state: 'hibernated', lastSnapshot: expect.any(String) }),
+      expect.objectContaining({ kernelId: k, state: 'hibernated', lastSnapshotId: expect.any(String) }),
     ]);
     const taken = seen('SnapshotTaken', (e) => (e.data as { kernelId: string }).kernelId === k);
     expect(taken).toHaveLength(1);
     const { snapshotId } = taken[0]!.data as { snapshotId: string };
-    expect(listed[0].lastSnapshot).toBe(snapshotId);
+    expect(listed[0].lastSnapshotId).toBe(snapshotId);
     expect((await call(a, 'POST', `/internal/kernels/${k}/restore`, { snapshotId })).status).toBe(201);
     expect((await execute(a, k, 'survivor')).result).toBe("'me'");
     await call(a, 'DELETE', `/internal/kernels/${k}`);

@@ -1,6 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
 import { QuireError } from '@quire/service-kit';
 import type { Response } from 'express';
+import {
+  ExecuteRequest,
+  InputReply,
+  RestoreRequest,
+  StartKernelRequest,
+  type ExecuteStreamLine,
+  type ListKernelsResponse,
+} from '@quire/contracts';
 import { z } from 'zod';
 import { KernelHost } from '../kernels/kernel-host';
 import type { JupyterMessage } from '../jupyter/messages';
@@ -11,24 +19,7 @@ import type { JupyterMessage } from '../jupyter/messages';
  * IOPub message as it arrives, `input_request` lines for `input()`, and a
  * final `reply` line.
  */
-const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/);
-const owner = { kernelId: id, tenant: id, notebookId: id, userId: id };
-const limits = z
-  .object({
-    memoryBytes: z.number().int().positive(),
-    cpus: z.number().positive(),
-    pids: z.number().int().positive(),
-    tmpBytes: z.number().int().positive(),
-  })
-  .partial();
-const startBody = z.object({ ...owner, limits: limits.optional() });
-const executeBody = z.object({
-  code: z.string().max(1024 * 1024),
-  executionId: id.optional(),
-  origin: z.enum(['human', 'agent']).default('human'),
-});
-const restoreBody = z.object({ snapshotId: id });
-const inputBody = z.object({ value: z.string().max(1024 * 1024) });
+const warmPoolBody = z.object({ target: z.number().int().min(0).max(64) });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
@@ -48,13 +39,26 @@ export class KernelsController {
   constructor(@Inject(KernelHost) private readonly host: KernelHost) {}
 
   @Get()
-  list() {
+  list(): ListKernelsResponse {
     return { kernels: this.host.list() };
+  }
+
+  /** The pool's size and counters (hits, misses, boots…). */
+  @Get('/warm-pool')
+  warmPool() {
+    return this.host.warmPoolStats() ?? { target: 0, ready: 0, disabled: true };
+  }
+
+  /** Resize the pool (the lifecycle's autoscaler). */
+  @Post('/warm-pool')
+  async setWarmPool(@Body() body: unknown) {
+    await this.host.setWarmPoolTarget(parse(warmPoolBody, body).target);
+    return this.host.warmPoolStats();
   }
 
   @Post()
   async start(@Body() body: unknown) {
-    return this.host.start(parse(startBody, body));
+    return this.host.start(parse(StartKernelRequest, body));
   }
 
   @Post(':kernelId/execute')
@@ -63,10 +67,10 @@ export class KernelsController {
     @Body() body: unknown,
     @Res() res: Response,
   ): Promise<void> {
-    const req = parse(executeBody, body);
+    const req = parse(ExecuteRequest, body);
     res.status(200).type('application/x-ndjson');
     res.flushHeaders();
-    const line = (obj: unknown) => res.write(`${JSON.stringify(obj)}\n`);
+    const line = (obj: ExecuteStreamLine) => res.write(`${JSON.stringify(obj)}\n`);
     try {
       const result = await this.host.execute(kernelId, req.code, {
         origin: req.origin,
@@ -95,7 +99,7 @@ export class KernelsController {
   @Post(':kernelId/input')
   @HttpCode(204)
   input(@Param('kernelId') kernelId: string, @Body() body: unknown): void {
-    const { value } = parse(inputBody, body);
+    const { value } = parse(InputReply, body);
     const answer = this.pendingInput.get(kernelId);
     if (!answer)
       throw new QuireError('conflict', 'the kernel is not waiting for input', 'kernel.no_input_request');
@@ -115,7 +119,7 @@ export class KernelsController {
 
   @Post(':kernelId/restore')
   async restore(@Param('kernelId') kernelId: string, @Body() body: unknown) {
-    const { snapshotId } = parse(restoreBody, body);
+    const { snapshotId } = parse(RestoreRequest, body);
     return this.host.restore(kernelId, snapshotId);
   }
 

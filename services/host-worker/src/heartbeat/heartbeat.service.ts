@@ -25,6 +25,7 @@ export class HeartbeatLoop {
   async beat(): Promise<void> {
     const cores = cpus().length;
     const memory = totalmem();
+    const pool = this.host.warmPoolStats();
     await this.events.publish(HostHeartbeat, {
       subject: this.cfg.QUIRE_HOST_ID,
       tenant: SYSTEM_TENANT,
@@ -37,8 +38,9 @@ export class HeartbeatLoop {
           memoryBytes: Math.max(0, memory - this.host.allocatedMemoryBytes),
         },
         sandboxes: this.host.size,
-        warmPool: { ready: 0, target: 0 },
+        warmPool: { ready: pool?.ready ?? 0, target: pool?.target ?? 0 },
         labels: this.cfg.QUIRE_HOST_LABELS,
+        apiUrl: this.cfg.apiUrl,
       },
     });
   }

@@ -8,6 +8,7 @@ import {
   SnapshotTaken,
   SYSTEM_TENANT,
   uuidv7,
+  type HostKernelSummary,
 } from '@quire/contracts';
 import type { EventProducer } from '@quire/contracts/kafka';
 import { DEFAULT_LIMITS, Runsc, type SandboxLimits } from '@quire/sandbox-gvisor';
@@ -17,9 +18,23 @@ import type { HostWorkerConfig } from '../config';
 import type { ExecuteOptions, ExecuteResult } from '../jupyter/kernel-client';
 import { formatGiB } from '../sandbox/cgroup-sampler';
 import { GvisorKernelSandbox, type SandboxExit } from '../sandbox/gvisor-kernel-sandbox';
+import { releaseHomeSlot } from '../sandbox/home-volume-slot';
 import { ProcessKernelSandbox } from '../sandbox/process-kernel-sandbox';
 import type { ShimMessage } from '../sandbox/relay-transport';
 import type { SnapshotStore } from '../snapshots/snapshot-store';
+import {
+  POOL_KERNEL_ENV,
+  poolSandboxFactory,
+  WarmPool,
+  type AcquiredKernel,
+  type WarmPoolStats,
+} from './warm-pool';
+
+function sameLimits(a: SandboxLimits, b: SandboxLimits): boolean {
+  return (
+    a.memoryBytes === b.memoryBytes && a.cpus === b.cpus && a.pids === b.pids && a.tmpBytes === b.tmpBytes
+  );
+}
 
 /** Who a kernel belongs to: one kernel = one notebook = one tenant (invariant 2). */
 export interface KernelOwner {
@@ -31,6 +46,8 @@ export interface KernelOwner {
 
 export interface StartKernelRequest extends KernelOwner {
   limits?: Partial<SandboxLimits>;
+  /** Take a pre-booted sandbox from the warm pool when one fits (default true). */
+  warmPool?: boolean;
 }
 
 interface KernelRecord extends KernelOwner {
@@ -47,6 +64,8 @@ interface RestoreDescriptor extends KernelOwner {
   sandboxId: string;
   key: string;
   limits: SandboxLimits;
+  /** Set for a kernel that came from the warm pool: its home is a slot at this (same-on-every-host) path. */
+  homeSlotDir?: string;
 }
 
 /** What a host remembers about a kernel on disk, to re-adopt it after a restart. */
@@ -54,6 +73,7 @@ interface KernelMeta extends KernelOwner {
   sandboxId: string;
   key: string;
   limits: SandboxLimits;
+  homeSlotDir?: string;
   state: 'running' | 'hibernated';
   lastSnapshot?: KernelRecord['lastSnapshot'];
 }
@@ -76,7 +96,12 @@ export class SnapshotTooBigError extends QuireError {
  */
 export class KernelHost {
   private readonly kernels = new Map<string, KernelRecord>();
+  /** Kernel ids being started from the pool (not yet in `kernels`). */
+  private readonly starting = new Set<string>();
   readonly runsc: Runsc;
+  private readonly pool?: WarmPool;
+  /** Pool sandboxes are booted with these limits; a request for others cold-boots. */
+  private readonly poolLimits: SandboxLimits = DEFAULT_LIMITS;
 
   constructor(
     private readonly cfg: HostWorkerConfig,
@@ -87,6 +112,27 @@ export class KernelHost {
     mkdirSync(this.dir('meta'), { recursive: true });
     this.runsc = new Runsc({ rootDir: this.dir('runsc'), runscPath: cfg.QUIRE_RUNSC_PATH });
     if (cfg.QUIRE_KERNEL_RUNTIME === 'process') log.warn(ProcessKernelSandbox.WARNING);
+    if (cfg.QUIRE_WARM_POOL_SIZE > 0 && cfg.QUIRE_KERNEL_RUNTIME === 'gvisor') {
+      this.pool = new WarmPool({
+        target: cfg.QUIRE_WARM_POOL_SIZE,
+        factory: poolSandboxFactory({
+          runsc: this.runsc,
+          workDir: cfg.hostStateDir,
+          homeSlotsDir: join(cfg.volumesDir, '.slots'),
+          idPrefix: `pool-${cfg.QUIRE_HOST_ID.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 40)}`,
+          kernelEnvDir: cfg.QUIRE_KERNEL_ENV,
+          shimDir: cfg.QUIRE_KERNEL_SHIM_DIR,
+          limits: this.poolLimits,
+        }),
+        onEvent: (e) => {
+          if (e.type === 'boot-failed' || e.type === 'refill-paused' || e.type === 'discarded')
+            log.warn(`warm pool: ${e.type}`, { ...e });
+          else log.debug(`warm pool: ${e.type}`, { ...e });
+        },
+      });
+    } else if (cfg.QUIRE_WARM_POOL_SIZE > 0) {
+      log.warn('warm pool disabled: the process runtime has none');
+    }
   }
 
   private dir(...parts: string[]): string {
@@ -97,19 +143,15 @@ export class KernelHost {
     return this.kernels.size;
   }
 
-  list(): {
-    kernelId: string;
-    state: string;
-    sandboxId: string;
-    resources: unknown;
-    lastSnapshot?: string;
-  }[] {
+  list(): HostKernelSummary[] {
     return [...this.kernels.values()].map((k) => ({
       kernelId: k.kernelId,
-      state: k.sandbox.state,
+      notebookId: k.notebookId,
+      tenant: k.tenant,
       sandboxId: k.sandbox.id,
-      resources: k.sandbox.resources() ?? null,
-      ...(k.lastSnapshot ? { lastSnapshot: k.lastSnapshot.snapshotId } : {}),
+      state: k.sandbox.state,
+      lastSnapshotId: k.lastSnapshot?.snapshotId ?? null,
+      resources: k.sandbox.state === 'running' ? (k.sandbox.resources() ?? null) : null,
     }));
   }
 
@@ -119,14 +161,21 @@ export class KernelHost {
     return k;
   }
 
+  private volumeOf(owner: KernelOwner): string {
+    const volume = join(this.cfg.volumesDir, owner.tenant, owner.userId);
+    mkdirSync(volume, { recursive: true });
+    return volume;
+  }
+
+  /** `homeSlotDir`: rebuild a warm-pool kernel's layout (restore, re-adoption). */
   private newSandbox(
     owner: KernelOwner,
     limits: SandboxLimits,
     sandboxId: string,
     key?: string,
+    homeSlotDir?: string,
   ): GvisorKernelSandbox {
-    const volume = join(this.cfg.volumesDir, owner.tenant, owner.userId);
-    mkdirSync(volume, { recursive: true });
+    const volume = this.volumeOf(owner);
     const Sandbox = this.cfg.QUIRE_KERNEL_RUNTIME === 'process' ? ProcessKernelSandbox : GvisorKernelSandbox;
     return new Sandbox({
       sandboxId,
@@ -134,7 +183,9 @@ export class KernelHost {
       bundleDir: this.dir('bundles', sandboxId),
       kernelEnvDir: this.cfg.QUIRE_KERNEL_ENV,
       shimDir: this.cfg.QUIRE_KERNEL_SHIM_DIR,
-      homeVolumeDir: volume,
+      ...(homeSlotDir
+        ? { homeSlot: { dir: homeSlotDir, volumeDir: volume }, env: { ...POOL_KERNEL_ENV } }
+        : { homeVolumeDir: volume }),
       limits,
       ...(key ? { key } : {}),
     });
@@ -155,6 +206,7 @@ export class KernelHost {
       sandboxId: record.sandbox.id,
       key: record.sandbox.key,
       limits: record.limits,
+      ...(record.sandbox.opts.homeSlot ? { homeSlotDir: record.sandbox.opts.homeSlot.dir } : {}),
       state: record.sandbox.state === 'hibernated' ? 'hibernated' : 'running',
       ...(record.lastSnapshot ? { lastSnapshot: record.lastSnapshot } : {}),
     };
@@ -166,10 +218,18 @@ export class KernelHost {
   async start(
     req: StartKernelRequest,
   ): Promise<{ sandboxId: string; bootMs: number; fromWarmPool: boolean }> {
-    if (this.kernels.has(req.kernelId)) {
+    if (this.kernels.has(req.kernelId) || this.starting.has(req.kernelId)) {
       throw new QuireError('conflict', `kernel ${req.kernelId} already runs on this host`, 'kernel.exists');
     }
     const limits = { ...DEFAULT_LIMITS, ...req.limits };
+    if (this.pool && req.warmPool !== false && sameLimits(limits, this.poolLimits)) {
+      this.starting.add(req.kernelId);
+      try {
+        return await this.startFromPool(req, limits, this.pool);
+      } finally {
+        this.starting.delete(req.kernelId);
+      }
+    }
     const sandbox = this.newSandbox(req, limits, `k-${uuidv7().slice(-12)}`);
     const record: KernelRecord = { ...req, sandbox, limits };
     this.kernels.set(req.kernelId, record);
@@ -201,6 +261,78 @@ export class KernelHost {
         err,
       );
     }
+  }
+
+  /**
+   * A kernel from the warm pool: a pre-booted sandbox gets the user's volume
+   * and is handed out; when the pool has none, one is cold-booted for this
+   * user (the pool refills in the background either way).
+   */
+  private async startFromPool(
+    req: StartKernelRequest,
+    limits: SandboxLimits,
+    pool: WarmPool,
+  ): Promise<{ sandboxId: string; bootMs: number; fromWarmPool: boolean }> {
+    let acquired: AcquiredKernel;
+    try {
+      acquired = await pool.acquire({
+        coldFactory: () => this.newSandbox(req, limits, `k-${uuidv7().slice(-12)}`),
+      });
+      if (acquired.fromWarmPool) await acquired.sandbox.attachHome(this.volumeOf(req));
+    } catch (err) {
+      throw new QuireError(
+        'unavailable',
+        `the kernel could not start: ${(err as Error).message}`,
+        'kernel.start_failed',
+        err,
+      );
+    }
+    const { sandbox } = acquired;
+    const bootMs = Math.round(acquired.readyMs);
+    const record: KernelRecord = { ...req, sandbox, limits };
+    this.kernels.set(req.kernelId, record);
+    this.wire(record);
+    this.saveMeta(record);
+    await this.events.publish(SandboxStarted, {
+      subject: this.cfg.QUIRE_HOST_ID,
+      tenant: req.tenant,
+      data: {
+        hostId: this.cfg.QUIRE_HOST_ID,
+        sandboxId: sandbox.id,
+        kernelId: req.kernelId,
+        runtime: this.cfg.QUIRE_KERNEL_RUNTIME,
+        fromWarmPool: acquired.fromWarmPool,
+        bootMs,
+        limits: { memoryBytes: limits.memoryBytes, cpuQuota: limits.cpus, pids: limits.pids },
+      },
+    });
+    return { sandboxId: sandbox.id, bootMs, fromWarmPool: acquired.fromWarmPool };
+  }
+
+  /** Pool sizes and counters, for heartbeats and /internal/warm-pool. */
+  warmPoolStats(): WarmPoolStats | undefined {
+    return this.pool?.stats();
+  }
+
+  /** The lifecycle's autoscaler sets the pool size per host. */
+  async setWarmPoolTarget(n: number): Promise<void> {
+    if (!this.pool)
+      throw new QuireError(
+        'conflict',
+        this.cfg.QUIRE_KERNEL_RUNTIME === 'process'
+          ? 'the process runtime has no warm pool'
+          : 'this host worker runs without a warm pool (QUIRE_WARM_POOL_SIZE=0 at start)',
+        'warm_pool.disabled',
+      );
+    await this.pool.setTarget(n);
+  }
+
+  async closeWarmPool(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  private poolSlotDir(sandboxId: string): string {
+    return join(this.cfg.volumesDir, '.slots', sandboxId);
   }
 
   /** Runs a cell under the runtime cap of its origin: interrupt at the cap, then kill. */
@@ -279,6 +411,7 @@ export class KernelHost {
       sandboxId,
       key: record.sandbox.key,
       limits: record.limits,
+      ...(record.sandbox.opts.homeSlot ? { homeSlotDir: record.sandbox.opts.homeSlot.dir } : {}),
     };
     writeFileSync(join(imageDir, DESCRIPTOR_FILE), JSON.stringify(descriptor), { mode: 0o600 });
     const uploadStarted = Date.now();
@@ -345,7 +478,13 @@ export class KernelHost {
     if (!record) {
       record = {
         ...descriptor,
-        sandbox: this.newSandbox(descriptor, descriptor.limits, descriptor.sandboxId, descriptor.key),
+        sandbox: this.newSandbox(
+          descriptor,
+          descriptor.limits,
+          descriptor.sandboxId,
+          descriptor.key,
+          descriptor.homeSlotDir,
+        ),
       };
       this.kernels.set(kernelId, record);
       this.wire(record);
@@ -512,19 +651,21 @@ export class KernelHost {
   }
 
   /**
-   * After a restart: hibernated kernels (snapshot on disk and in S3) are
-   * adopted as they are; sandboxes that were running are gone with the old
-   * process's stdio pipes, so they are cleaned up and reported as killed —
-   * the lifecycle restores them from their last snapshot.
+   * After a restart (graceful, crash or kill -9): hibernated kernels (snapshot
+   * on disk and in S3) are adopted as they are; sandboxes that kept running
+   * are re-attached through their named pipes, with their variables and any
+   * running cell intact. A sandbox that cannot be re-attached is cleaned up and
+   * reported as killed — the lifecycle restores it from its last snapshot.
    */
-  async adoptAfterRestart(): Promise<{ hibernated: string[]; lost: string[] }> {
+  async adoptAfterRestart(): Promise<{ hibernated: string[]; running: string[]; lost: string[] }> {
     const hibernated: string[] = [];
+    const running: string[] = [];
     const lost: string[] = [];
     const metaDir = this.dir('meta');
     const live = await this.runsc.list().catch(() => []);
     for (const file of readdirSync(metaDir).filter((f) => f.endsWith('.json'))) {
       const meta = JSON.parse(readFileSync(join(metaDir, file), 'utf8')) as KernelMeta;
-      const sandbox = this.newSandbox(meta, meta.limits, meta.sandboxId, meta.key);
+      const sandbox = this.newSandbox(meta, meta.limits, meta.sandboxId, meta.key, meta.homeSlotDir);
       const record: KernelRecord = {
         ...meta,
         sandbox,
@@ -538,16 +679,34 @@ export class KernelHost {
         hibernated.push(meta.kernelId);
         continue;
       }
+      if (live.some((s) => s.id === meta.sandboxId && s.status === 'running')) {
+        this.kernels.set(meta.kernelId, record);
+        this.wire(record);
+        try {
+          await sandbox.adopt();
+          running.push(meta.kernelId);
+          continue;
+        } catch (err) {
+          this.kernels.delete(meta.kernelId);
+          sandbox.onExit = undefined;
+          this.log.warn('could not re-attach a running sandbox; it is ended', {
+            kernelId: meta.kernelId,
+            sandboxId: meta.sandboxId,
+            error: (err as Error).message,
+          });
+        }
+      }
       if (live.some((s) => s.id === meta.sandboxId))
         await this.runsc.kill(meta.sandboxId, 'KILL', true).catch(() => undefined);
       await this.runsc.delete(meta.sandboxId).catch(() => undefined);
+      await sandbox.releaseHome();
       rmSync(join(metaDir, file), { force: true });
       lost.push(meta.kernelId);
       await this.publishExit(record, {
         code: null,
         signal: null,
         reason: 'killed',
-        message: 'Kernel lost: its host worker restarted while it was running',
+        message: 'Kernel lost: its host worker restarted and could not re-attach to it',
         stderrTail: '',
       });
     }
@@ -556,9 +715,11 @@ export class KernelHost {
       if (![...this.kernels.values()].some((k) => k.sandbox.id === s.id)) {
         await this.runsc.kill(s.id, 'KILL', true).catch(() => undefined);
         await this.runsc.delete(s.id).catch(() => undefined);
+        // A warm-pool sandbox of the previous process: its slot mounts go too.
+        await releaseHomeSlot(this.poolSlotDir(s.id));
       }
     }
-    return { hibernated, lost };
+    return { hibernated, running, lost };
   }
 
   systemTenant(): string {

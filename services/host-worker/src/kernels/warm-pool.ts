@@ -410,10 +410,16 @@ export const POOL_KERNEL_ENV: Readonly<Record<string, string>> = {
 
 export type PoolSandboxOptions = Omit<
   GvisorKernelOptions,
-  'sandboxId' | 'bundleDir' | 'homeVolumeDir' | 'key'
+  'sandboxId' | 'bundleDir' | 'homeVolumeDir' | 'homeSlot' | 'key'
 > & {
   /** Bundles go to `<workDir>/bundles/<sandboxId>`. */
   workDir: string;
+  /**
+   * When set, each pool sandbox gets a home-volume slot `<homeSlotsDir>/<sandboxId>`
+   * mounted at /home, so the user's volume can be attached when it is handed out
+   * (GvisorKernelSandbox.attachHome). Without it, pool kernels have no home volume.
+   */
+  homeSlotsDir?: string;
   idPrefix?: string;
   /** Default numpy and pandas. */
   preload?: string[];
@@ -421,7 +427,7 @@ export type PoolSandboxOptions = Omit<
 
 /** The factory for pool sandboxes: no home volume, numpy and pandas preloaded, scratch-dir environment. */
 export function poolSandboxFactory(opts: PoolSandboxOptions): SandboxFactory {
-  const { workDir, idPrefix = 'pool', preload = ['numpy', 'pandas'], ...base } = opts;
+  const { workDir, homeSlotsDir, idPrefix = 'pool', preload = ['numpy', 'pandas'], ...base } = opts;
   let n = 0;
   return () => {
     const sandboxId = `${idPrefix}-${process.pid}-${Date.now().toString(36)}-${n++}`;
@@ -430,6 +436,7 @@ export function poolSandboxFactory(opts: PoolSandboxOptions): SandboxFactory {
       preload,
       sandboxId,
       bundleDir: join(workDir, 'bundles', sandboxId),
+      ...(homeSlotsDir ? { homeSlot: { dir: join(homeSlotsDir, sandboxId) } } : {}),
       env: { ...POOL_KERNEL_ENV, ...(base.env ?? {}) },
     });
   };

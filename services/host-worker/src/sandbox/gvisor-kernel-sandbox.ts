@@ -1,4 +1,4 @@
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcess, ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,9 @@ import {
 import { KernelClient, KernelUnavailableError } from '../jupyter/kernel-client';
 import { JupyterSession } from '../jupyter/wire';
 import { CgroupSampler, cgroupPathsOf, oomMessage, type ResourceReading } from './cgroup-sampler';
+import { attachHomeVolume, prepareHomeSlot, releaseHomeSlot } from './home-volume-slot';
 import { StdioRelayTransport, type ShimMessage } from './relay-transport';
+import { SandboxStdio } from './sandbox-stdio';
 
 /** Where the kernel shim's Python files are mounted inside every sandbox. */
 export const SHIM_MOUNT = '/opt/quire/shim';
@@ -27,6 +29,12 @@ export interface GvisorKernelOptions {
   kernelEnvDir: string;
   shimDir: string;
   homeVolumeDir?: string;
+  /**
+   * Warm-pool layout instead of homeVolumeDir: a slot folder mounted at /home,
+   * the user's volume bind-mounted into it later (attachHome) — see
+   * home-volume-slot.ts. `volumeDir` is set once the user is known.
+   */
+  homeSlot?: { dir: string; volumeDir?: string };
   limits: SandboxLimits;
   /** Modules imported before the kernel is handed out (warm pool). */
   preload?: string[];
@@ -76,8 +84,12 @@ export class GvisorKernelSandbox {
   readonly transport = new StdioRelayTransport();
   readonly client: KernelClient;
   readonly key: string;
-  private child?: ChildProcessWithoutNullStreams;
-  private stderrTail = '';
+  private child?: ChildProcess;
+  private stderrBuf = '';
+  /** gVisor: the sandbox's named-pipe stdio (survives this process; see sandbox-stdio.ts). */
+  private stdio?: SandboxStdio;
+  /** A sandbox process is attached and has not ended. */
+  private live = false;
   private exitWaiters: ((exit: SandboxExit) => void)[] = [];
   private lastExit?: SandboxExit;
   /** Set while a checkpoint is under way, so the sandbox's exit is not a crash. */
@@ -108,6 +120,11 @@ export class GvisorKernelSandbox {
     return this.opts.sandboxId;
   }
 
+  /** Last lines runsc and the shim wrote to stderr. */
+  protected get stderrTail(): string {
+    return this.stdio ? this.stdio.stderrTail() : this.stderrBuf;
+  }
+
   /** Writes the OCI bundle. Idempotent. */
   prepareBundle(): void {
     const { opts } = this;
@@ -134,33 +151,111 @@ export class GvisorKernelSandbox {
       limits: opts.limits,
       kernelEnvDir: opts.kernelEnvDir,
       ...(opts.homeVolumeDir ? { homeVolumeDir: opts.homeVolumeDir } : {}),
+      ...(opts.homeSlot ? { homeParentDir: opts.homeSlot.dir } : {}),
       readOnlyMounts: [{ source: opts.shimDir, destination: SHIM_MOUNT }],
       hostname: 'quire-kernel',
     });
   }
 
+  /** Process runtime: the shim is our child and its stdio are ordinary pipes. */
   protected bindChild(child: ChildProcessWithoutNullStreams): void {
     this.child = child;
     this.lastExit = undefined;
+    this.live = true;
     this.transport.attach(child.stdout, child.stdin);
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      this.stderrTail = (this.stderrTail + d).slice(-8000);
+      this.stderrBuf = (this.stderrBuf + d).slice(-8000);
     });
-    child.once('close', (code, signal) => {
-      this.sampler?.read();
-      this.sampler?.stop();
-      const exit = this.classifyExit(code, signal);
-      this.lastExit = exit;
-      if (this.child === child) this.child = undefined;
-      if (!this.checkpointing) {
-        this.state = 'exited';
-        this.client.failAll(new KernelUnavailableError(exit.message));
-        this.onExit?.(exit);
-      }
-      const waiters = this.exitWaiters;
-      this.exitWaiters = [];
-      waiters.forEach((w) => w(exit));
+    child.once('close', (code, signal) => this.onProcessEnd(code, signal, child));
+  }
+
+  /** gVisor: runsc (run or restore) on fresh named pipes, in its own session. */
+  private launch(kind: 'run' | 'restore', imageDir?: string): void {
+    const io = new SandboxStdio(join(this.opts.bundleDir, 'stdio'));
+    io.create();
+    const forSandbox = io.openForSandbox();
+    let child: ChildProcess;
+    try {
+      child =
+        kind === 'run'
+          ? this.opts.runsc.runDetached(this.id, this.opts.bundleDir, forSandbox.fds)
+          : this.opts.runsc.restoreDetached(this.id, this.opts.bundleDir, imageDir!, forSandbox.fds);
+    } finally {
+      forSandbox.close(); // runsc holds them now
+    }
+    this.bindSandbox(io, child);
+  }
+
+  /**
+   * Attaches to the sandbox's pipes. With `child` (we started runsc) the exit
+   * status comes from it; without (adopted after a restart) the end of the
+   * output pipe is the exit, status unknown.
+   */
+  private bindSandbox(io: SandboxStdio, child: ChildProcess | undefined, resyncToken?: string): void {
+    this.stdio = io;
+    this.child = child;
+    this.lastExit = undefined;
+    this.live = true;
+    const { stdout, stdin } = io.openHostEnds();
+    this.transport.attach(stdout, stdin, resyncToken ? { resyncToken } : {});
+    let status: { code: number | null; signal: NodeJS.Signals | null } | undefined = child
+      ? undefined
+      : { code: null, signal: null };
+    let outputEnded = false;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      stdin.destroy();
+      stdout.destroy();
+      this.onProcessEnd(status?.code ?? null, status?.signal ?? null, child);
+    };
+    stdout.on('error', () => undefined);
+    stdout.once('close', () => {
+      outputEnded = true;
+      if (status) finish();
     });
+    child?.once('exit', (code, signal) => {
+      status = { code, signal };
+      // Let the last records (e.g. kernel-exited) drain first; the pipe ends with the sandbox.
+      if (outputEnded) finish();
+      else setTimeout(finish, 1000).unref();
+    });
+  }
+
+  private onProcessEnd(code: number | null, signal: NodeJS.Signals | null, child?: ChildProcess): void {
+    this.live = false;
+    this.sampler?.read();
+    this.sampler?.stop();
+    const exit = this.classifyExit(code, signal);
+    this.lastExit = exit;
+    if (this.child === child) this.child = undefined;
+    if (!this.checkpointing) {
+      this.state = 'exited';
+      void this.releaseHome();
+      this.client.failAll(new KernelUnavailableError(exit.message));
+      this.onExit?.(exit);
+    }
+    const waiters = this.exitWaiters;
+    this.exitWaiters = [];
+    waiters.forEach((w) => w(exit));
+  }
+
+  /**
+   * Re-attaches to a sandbox that kept running while no host worker was there
+   * (this process restarted after a crash or kill -9): re-opens its named
+   * pipes, resynchronises the record stream, checks the kernel's heartbeat.
+   * A cell that was running carries on; its output from before is not replayed.
+   */
+  async adopt(timeoutMs = 15_000): Promise<void> {
+    const io = new SandboxStdio(join(this.opts.bundleDir, 'stdio'));
+    if (!io.exists()) throw new KernelUnavailableError(`sandbox ${this.id} has no stdio pipes to re-open`);
+    const token = randomBytes(16).toString('hex');
+    this.bindSandbox(io, undefined, token);
+    await this.transport.requestResync(token, timeoutMs);
+    await this.waitForHeartbeat(timeoutMs);
+    await this.startSampling();
+    this.state = 'running';
   }
 
   private classifyExit(code: number | null, signal: NodeJS.Signals | null): SandboxExit {
@@ -196,7 +291,7 @@ export class GvisorKernelSandbox {
     return {
       ...base,
       reason: killed ? 'killed' : 'crash',
-      message: `Kernel died (sandbox exited with ${code ?? signal})`,
+      message: `Kernel died (sandbox exited with ${code ?? signal ?? 'an unknown status'})`,
     };
   }
 
@@ -262,8 +357,9 @@ export class GvisorKernelSandbox {
   async start(timeoutMs = 60_000): Promise<{ bootMs: number }> {
     const t0 = Date.now();
     this.prepareBundle();
+    await this.prepareHome();
     const ready = this.waitForShimReady(timeoutMs);
-    this.bindChild(this.opts.runsc.run(this.id, this.opts.bundleDir));
+    this.launch('run');
     await ready;
     await this.startSampling();
     await this.client.waitForReady(Math.max(1000, timeoutMs - (Date.now() - t0)));
@@ -286,12 +382,13 @@ export class GvisorKernelSandbox {
     const t0 = Date.now();
     this.checkpointing = true;
     try {
-      const exited = this.child
+      const exited = this.live
         ? new Promise<SandboxExit>((r) => this.exitWaiters.push(r))
         : Promise.resolve(undefined);
       await this.opts.runsc.checkpoint(this.id, imageDir);
       await exited;
       await this.opts.runsc.delete(this.id).catch(() => undefined);
+      await this.releaseHome();
       this.state = 'hibernated';
       return { imageDir, bytes: dirBytes(imageDir), ms: Date.now() - t0 };
     } finally {
@@ -313,6 +410,7 @@ export class GvisorKernelSandbox {
     if (!existsSync(imageDir)) throw new KernelUnavailableError(`no checkpoint image at ${imageDir}`);
     const t0 = Date.now();
     this.prepareBundle();
+    await this.prepareHome();
     await this.opts.runsc.delete(this.id).catch(() => undefined);
     const failedEarly = new Promise<never>((_, reject) =>
       this.exitWaiters.push((exit) =>
@@ -324,7 +422,7 @@ export class GvisorKernelSandbox {
       ),
     );
     failedEarly.catch(() => undefined);
-    this.bindChild(this.opts.runsc.restore(this.id, this.opts.bundleDir, imageDir));
+    this.launch('restore', imageDir);
     await Promise.race([
       opts.kernelBusy ? this.waitForHeartbeat(timeoutMs) : this.client.waitForReady(timeoutMs),
       failedEarly,
@@ -346,7 +444,7 @@ export class GvisorKernelSandbox {
   async terminate(reason: ExitReason = 'shutdown'): Promise<SandboxExit | undefined> {
     this.terminating = reason;
     const child = this.child;
-    const exited = child
+    const exited = this.live
       ? new Promise<SandboxExit>((r) => this.exitWaiters.push(r))
       : Promise.resolve(this.lastExit);
     await this.opts.runsc.kill(this.id, 'KILL', true).catch(() => undefined);
@@ -359,8 +457,44 @@ export class GvisorKernelSandbox {
     child?.kill('SIGKILL');
     await this.opts.runsc.delete(this.id).catch(() => undefined);
     removeBundle(this.opts.bundleDir);
+    await this.releaseHome();
     this.state = 'exited';
     return exit;
+  }
+
+  /** Slot layout: the slot is a shared mount, and the user's volume is in it when known. */
+  private async prepareHome(): Promise<void> {
+    const slot = this.opts.homeSlot;
+    if (!slot) return;
+    await prepareHomeSlot(slot.dir);
+    if (slot.volumeDir) await attachHomeVolume(slot.dir, slot.volumeDir);
+  }
+
+  /** Undoes the slot's mounts once no sandbox uses them (exit, checkpoint, terminate). */
+  async releaseHome(): Promise<void> {
+    if (this.opts.homeSlot) await releaseHomeSlot(this.opts.homeSlot.dir).catch(() => undefined);
+  }
+
+  /**
+   * Hands a pre-booted (warm-pool) sandbox to its user: their volume appears
+   * at /home/jovyan and the kernel's working directory moves there.
+   */
+  async attachHome(volumeDir: string): Promise<void> {
+    const slot = this.opts.homeSlot;
+    if (!slot) throw new KernelUnavailableError('this sandbox was not booted with a home slot');
+    await attachHomeVolume(slot.dir, volumeDir);
+    slot.volumeDir = volumeDir;
+    const r = await this.client.execute(
+      // The working directory moves home, and the user's own site-packages
+      // (pip install --user) count as they do in a kernel booted for this user.
+      "import os as __q_os, site as __q_site, sys as __q_sys\n__q_os.chdir('/home/jovyan')\n" +
+        '__q_us = __q_site.getusersitepackages()\n' +
+        'if __q_os.path.isdir(__q_us) and __q_us not in __q_sys.path: __q_site.addsitedir(__q_us)\n' +
+        'del __q_os, __q_site, __q_sys, __q_us',
+      { silent: true, storeHistory: false },
+    );
+    if (r.reply.status !== 'ok')
+      throw new KernelUnavailableError(`the home volume did not appear in the sandbox (${r.reply.status})`);
   }
 
   /** Kills the process this object spawned (the runsc run, or the shim in the process runtime). */

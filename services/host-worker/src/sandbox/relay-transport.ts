@@ -16,6 +16,8 @@ const CHANNEL_CODES: Record<Channel | 'shim', number> = {
   hb: 4,
   shim: 9,
 };
+/** The shim's answer to a resync request: a record that carries only the host's token. */
+const RESYNC_CODE = 8;
 const CODE_CHANNELS = new Map(Object.entries(CHANNEL_CODES).map(([k, v]) => [v, k as Channel | 'shim']));
 
 export type ShimMessage =
@@ -84,12 +86,35 @@ export class StdioRelayTransport extends EventEmitter implements KernelTransport
   private stdin?: Writable;
   private decoder = new RecordDecoder();
 
-  /** Binds to a (new) process's pipes; records from the old pipes stop. */
-  attach(stdout: Readable, stdin: Writable): void {
+  /**
+   * Binds to a (new) process's pipes; records from the old pipes stop.
+   * `resyncToken`: the pipes were in use before (a host worker re-attaching
+   * after a restart), so the first bytes may be the tail of a record the old
+   * reader half consumed. Everything up to the shim's resync record carrying
+   * this token is dropped; call requestResync(token) after attaching.
+   */
+  attach(stdout: Readable, stdin: Writable, opts: { resyncToken?: string } = {}): void {
     this.decoder = new RecordDecoder();
     this.stdin = stdin;
+    let marker = opts.resyncToken
+      ? encodeRecord(RESYNC_CODE, [Buffer.from(opts.resyncToken, 'utf8')])
+      : undefined;
+    let pending = Buffer.alloc(0);
     stdin.on('error', () => undefined); // EPIPE when the sandbox is gone; the exit event reports it
-    stdout.on('data', (chunk: Buffer) => {
+    stdout.on('data', (data: Buffer) => {
+      let chunk = data;
+      if (marker) {
+        pending = Buffer.concat([pending, chunk]);
+        const at = pending.indexOf(marker);
+        if (at < 0) {
+          pending = pending.subarray(Math.max(0, pending.length - marker.length + 1));
+          return;
+        }
+        chunk = pending.subarray(at + marker.length);
+        marker = undefined;
+        pending = Buffer.alloc(0);
+        this.emit('resynced');
+      }
       let records;
       try {
         records = this.decoder.push(chunk);
@@ -116,6 +141,22 @@ export class StdioRelayTransport extends EventEmitter implements KernelTransport
     if (!this.stdin || this.stdin.destroyed)
       throw new Error('kernel relay is not attached (sandbox stopped or hibernated)');
     this.stdin.write(encodeRecord(CHANNEL_CODES[channel], frames));
+  }
+
+  /** Asks the shim for the resync record (see attach). Resolves when it arrived. */
+  requestResync(token: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('resynced', done);
+        reject(new Error(`the kernel shim did not answer a resync in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.once('resynced', done);
+      this.sendShim({ type: 'resync', token });
+    });
   }
 
   sendShim(msg: Record<string, unknown>): void {
