@@ -237,19 +237,7 @@ export class KernelHost {
     try {
       const { bootMs } = await sandbox.start();
       this.saveMeta(record);
-      await this.events.publish(SandboxStarted, {
-        subject: this.cfg.QUIRE_HOST_ID,
-        tenant: req.tenant,
-        data: {
-          hostId: this.cfg.QUIRE_HOST_ID,
-          sandboxId: sandbox.id,
-          kernelId: req.kernelId,
-          runtime: this.cfg.QUIRE_KERNEL_RUNTIME,
-          fromWarmPool: false,
-          bootMs,
-          limits: { memoryBytes: limits.memoryBytes, cpuQuota: limits.cpus, pids: limits.pids },
-        },
-      });
+      await this.publishStarted(record, false, bootMs);
       return { sandboxId: sandbox.id, bootMs, fromWarmPool: false };
     } catch (err) {
       this.kernels.delete(req.kernelId);
@@ -293,20 +281,25 @@ export class KernelHost {
     this.kernels.set(req.kernelId, record);
     this.wire(record);
     this.saveMeta(record);
-    await this.events.publish(SandboxStarted, {
+    await this.publishStarted(record, acquired.fromWarmPool, bootMs);
+    return { sandboxId: sandbox.id, bootMs, fromWarmPool: acquired.fromWarmPool };
+  }
+
+  private publishStarted(record: KernelRecord, fromWarmPool: boolean, bootMs: number) {
+    const { limits } = record;
+    return this.events.publish(SandboxStarted, {
       subject: this.cfg.QUIRE_HOST_ID,
-      tenant: req.tenant,
+      tenant: record.tenant,
       data: {
         hostId: this.cfg.QUIRE_HOST_ID,
-        sandboxId: sandbox.id,
-        kernelId: req.kernelId,
+        sandboxId: record.sandbox.id,
+        kernelId: record.kernelId,
         runtime: this.cfg.QUIRE_KERNEL_RUNTIME,
-        fromWarmPool: acquired.fromWarmPool,
+        fromWarmPool,
         bootMs,
         limits: { memoryBytes: limits.memoryBytes, cpuQuota: limits.cpus, pids: limits.pids },
       },
     });
-    return { sandboxId: sandbox.id, bootMs, fromWarmPool: acquired.fromWarmPool };
   }
 
   /** Pool sizes and counters, for heartbeats and /internal/warm-pool. */
