@@ -17,6 +17,7 @@ export interface LocalConfig {
     workerHealth: number;
     hostWorker: number;
     billing: number;
+    docSync: number;
     postgres: number;
     kafka: number;
     kafkaController: number;
@@ -57,6 +58,7 @@ export function loadLocalConfig(repoRoot: string, env: NodeJS.ProcessEnv = proce
       workerHealth: intFromEnv(env, 'QUIRE_WORKER_HEALTH_PORT', 8091),
       hostWorker: intFromEnv(env, 'QUIRE_HOST_WORKER_PORT', 8092),
       billing: intFromEnv(env, 'QUIRE_BILLING_PORT', 8093),
+      docSync: intFromEnv(env, 'QUIRE_DOC_SYNC_PORT', 8094),
       postgres: intFromEnv(env, 'QUIRE_POSTGRES_PORT', 15432),
       kafka: intFromEnv(env, 'QUIRE_KAFKA_PORT', 19092),
       kafkaController: intFromEnv(env, 'QUIRE_KAFKA_CONTROLLER_PORT', 19093),

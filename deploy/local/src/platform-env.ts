@@ -24,6 +24,8 @@ export function platformEnv(ctx: PlatformContext): Record<string, string> {
     QUIRE_WORKER_HEALTH_PORT: String(config.ports.workerHealth),
     QUIRE_HOST_WORKER_PORT: String(config.ports.hostWorker),
     QUIRE_BILLING_PORT: String(config.ports.billing),
+    QUIRE_DOC_SYNC_PORT: String(config.ports.docSync),
+    QUIRE_DOC_SYNC_URL: `http://${host}:${config.ports.docSync}`,
     QUIRE_BIND_HOST: host,
     QUIRE_STATE_DIR: config.stateDir,
     QUIRE_CACHE_DIR: config.cacheDir,

@@ -17,6 +17,7 @@ describe('local platform configuration', () => {
       workerHealth: 8091,
       hostWorker: 8092,
       billing: 8093,
+      docSync: 8094,
       postgres: 15432,
       kafka: 19092,
       kafkaController: 19093,

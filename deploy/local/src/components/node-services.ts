@@ -93,3 +93,11 @@ export const billing = nodeService({
   port: (ctx) => ctx.config.ports.billing,
   portEnv: 'QUIRE_BILLING_PORT',
 });
+
+export const docSync = nodeService({
+  name: 'doc-sync',
+  title: 'Quire doc-sync',
+  entry: 'services/doc-sync/src/main.ts',
+  port: (ctx) => ctx.config.ports.docSync,
+  portEnv: 'QUIRE_DOC_SYNC_PORT',
+});
