@@ -29,6 +29,7 @@ describe('deploy/docker-compose.yml', () => {
     const { stdout } = await compose(composeFile, ['config', '--services']);
     expect(stdout.trim().split('\n').sort()).toEqual([
       'billing',
+      'doc-sync',
       'gateway',
       'kafka',
       'platform-init',
