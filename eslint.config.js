@@ -11,7 +11,7 @@ module.exports = tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts', '**/*.js'],
+    files: ['**/*.ts', '**/*.tsx', '**/*.js'],
     plugins: { '@nx': nx },
     rules: {
       '@nx/enforce-module-boundaries': [
@@ -31,6 +31,8 @@ module.exports = tseslint.config(
               onlyDependOnLibsWithTags: ['type:contracts', 'type:lib', 'type:runtime'],
             },
             { sourceTag: 'type:load-test', onlyDependOnLibsWithTags: ['type:contracts', 'type:lib'] },
+            // The browser app: contracts only (no Node services, no Node-only libs).
+            { sourceTag: 'type:web', onlyDependOnLibsWithTags: ['type:contracts'] },
             {
               sourceTag: 'type:tool',
               onlyDependOnLibsWithTags: ['type:contracts', 'type:lib', 'type:runtime'],

@@ -21,7 +21,15 @@ module.exports = {
   testMatch: ['**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/.quire/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/.quire/'],
-  transform: { '^.+\\.ts$': ['@swc/jest', swcrc] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', swcrc],
+    // jose 6 ships ESM only; jest's CommonJS runtime needs it compiled (Node itself loads it via require(esm)).
+    '/node_modules/jose/.+\\.js$': [
+      '@swc/jest',
+      { ...swcrc, jsc: { ...swcrc.jsc, parser: { syntax: 'ecmascript' } } },
+    ],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   moduleNameMapper: {
     '^@quire/contracts$': '<rootDir>/contracts/src/index.ts',
     '^@quire/contracts/kafka$': '<rootDir>/contracts/src/kafka/index.ts',

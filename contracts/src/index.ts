@@ -22,3 +22,4 @@ export * from './api/kernel-channel';
 export * from './notebook/notebook-document';
 export * from './api/auth-tokens';
 export * from './api/doc-sync-api';
+export * from './api/gateway-api';

@@ -2,7 +2,8 @@
  * Signed tokens (JWT, HS256 only — the algorithm is pinned, `alg: none` and
  * every other algorithm are refused) minted by the gateway with
  * QUIRE_TOKEN_SIGNING_KEY and verified by the gateway and doc-sync. `exp` and
- * `aud` are always checked.
+ * `aud` are always checked. The HMAC key is the UTF-8 bytes of that variable
+ * (`new TextEncoder().encode(key)`), on both sides.
  */
 export const TOKEN_ALGORITHM = 'HS256' as const;
 

@@ -39,6 +39,81 @@ export interface KernelLifecycleInput {
   labels?: Record<string, string>;
   /** Carried across continue-as-new. */
   carried?: unknown;
+  /**
+   * Overrides of the tier's policy (enterprise contracts; shortened timers in
+   * tests). Unset fields come from TIER_POLICIES[tier]. Added compatibly.
+   */
+  policy?: Partial<LifecyclePolicy>;
+  /** Sandbox limits asked of the host (default: the tier's RAM cap). Added compatibly. */
+  limits?: { memoryBytes?: number; cpus?: number };
+}
+
+/**
+ * A tier's lifecycle policy as data (ARCHITECTURE.md, tiers table). Times in
+ * milliseconds; `null` = never. `idleAfterMs` counts from the last activity,
+ * `hibernateAfterMs` from entering IDLE (or, when idleAfterMs is null as for
+ * GPU, from the last activity: "instant" hibernation), `evictAfterMs` from
+ * entering HIBERNATED.
+ */
+export interface LifecyclePolicy {
+  idleAfterMs: number | null;
+  hibernateAfterMs: number | null;
+  evictAfterMs: number | null;
+  /** A background snapshot after this much time RUNNING with activity since the last one. */
+  backgroundSnapshotEveryMs: number | null;
+  memoryBytes: number;
+  /** Kernel creations per tenant per minute before new kernels queue. */
+  creationsPerTenantPerMinute: number;
+  /** Continue-as-new after this many history events (bounded history for kernels that live for months). */
+  maxHistoryEvents: number;
+}
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const GiB = 1024 ** 3;
+
+export const TIER_POLICIES: Readonly<Record<LifecycleTier, LifecyclePolicy>> = {
+  free: {
+    idleAfterMs: 5 * MIN,
+    hibernateAfterMs: 5 * MIN,
+    evictAfterMs: DAY,
+    backgroundSnapshotEveryMs: 30 * MIN,
+    memoryBytes: GiB,
+    creationsPerTenantPerMinute: 10,
+    maxHistoryEvents: 2000,
+  },
+  team: {
+    idleAfterMs: 10 * MIN,
+    hibernateAfterMs: 30 * MIN,
+    evictAfterMs: 7 * DAY,
+    backgroundSnapshotEveryMs: 30 * MIN,
+    memoryBytes: 8 * GiB,
+    creationsPerTenantPerMinute: 60,
+    maxHistoryEvents: 2000,
+  },
+  gpu: {
+    idleAfterMs: null,
+    hibernateAfterMs: 5 * MIN,
+    evictAfterMs: DAY,
+    backgroundSnapshotEveryMs: 30 * MIN,
+    memoryBytes: 16 * GiB,
+    creationsPerTenantPerMinute: 10,
+    maxHistoryEvents: 2000,
+  },
+  enterprise: {
+    idleAfterMs: 30 * MIN,
+    hibernateAfterMs: 2 * HOUR,
+    evictAfterMs: 30 * DAY,
+    backgroundSnapshotEveryMs: 30 * MIN,
+    memoryBytes: 16 * GiB,
+    creationsPerTenantPerMinute: 120,
+    maxHistoryEvents: 2000,
+  },
+};
+
+export function lifecyclePolicyOf(tier: LifecycleTier, override?: Partial<LifecyclePolicy>): LifecyclePolicy {
+  return { ...TIER_POLICIES[tier], ...(override ?? {}) };
 }
 
 export interface EnsureRunningRequest {
@@ -58,6 +133,8 @@ export interface EnsureRunningResult {
   /** Set when the variables of the previous kernel are gone and the user should Run All. */
   notice: string | null;
   ms: number;
+  /** When admission control queued the start (no host headroom / tenant rate limit): how long it waited. Added compatibly. */
+  queuedMs?: number;
 }
 
 export interface ActivitySignal {
@@ -94,4 +171,10 @@ export interface LifecycleSnapshot {
   };
   lastDeath: { reason: string; message: string; at: string } | null;
   history: { from: KernelState; to: KernelState; reason: string; at: string }[];
+  /** Set while a start waits for capacity (admission control). Added compatibly. */
+  queued?: { reason: string; etaS: number; since: string } | null;
+  /** The effective policy (tier + overrides). Added compatibly. */
+  policy?: LifecyclePolicy;
+  /** How many times this kernel's workflow continued-as-new. Added compatibly. */
+  generation?: number;
 }

@@ -4,6 +4,9 @@ import { printStatus } from './commands/status';
 import { runTests } from './commands/test';
 import { initCluster } from './commands/init-cluster';
 import { runBillingCommand } from './commands/billing';
+import { runKernelsCommand, type SreEnv } from './commands/kernels';
+import { runReplayCommand } from './commands/replay';
+import { runTimelineCommand } from './commands/timeline';
 import { randomBytes } from 'node:crypto';
 import { createContext, installAll, startInfrastructure, startServices, stopComponents } from './platform';
 import { platformEnv } from './platform-env';
@@ -25,8 +28,25 @@ usage: quire <command> [options]        (also: quire dev <command>)
   init-cluster       create topics and buckets on the cluster the QUIRE_* variables name
   compose-env        print fresh credentials for deploy/docker-compose.yml (> deploy/.env)
   billing <command>  finance: status, invoice, quota, export, rebuild (quire billing help)
+  kernels ls|show <id>
+                     SRE: kernel lifecycles — state, host, timers, last snapshot (quire kernels help)
+  replay <workflowId> | --file history.json
+                     SRE: replay a workflow history against today's code; exit 5 on a determinism break
+  timeline <kernelId> [--json]
+                     SRE: the kernel's Temporal history and Kafka events as one ordered timeline
 
 Settings come from QUIRE_* environment variables; see README.md "Ports and paths".`;
+
+/** Where the SRE commands look: QUIRE_* from the environment (a cluster), else this local platform. */
+function sreEnv(ctx: ReturnType<typeof createContext>): SreEnv {
+  const local = platformEnv(ctx);
+  const pick = (k: keyof SreEnv) => process.env[k] ?? local[k] ?? '';
+  return {
+    QUIRE_TEMPORAL_ADDRESS: pick('QUIRE_TEMPORAL_ADDRESS'),
+    QUIRE_TEMPORAL_NAMESPACE: pick('QUIRE_TEMPORAL_NAMESPACE') || 'default',
+    QUIRE_KAFKA_BROKERS: pick('QUIRE_KAFKA_BROKERS'),
+  };
+}
 
 async function main(argv: string[]): Promise<number> {
   const repoRoot = resolve(__dirname, '..', '..', '..');
@@ -88,6 +108,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'billing':
       return runBillingCommand(rest, ctx);
+    case 'kernels':
+      return runKernelsCommand(rest, sreEnv(ctx));
+    case 'replay':
+      return runReplayCommand(rest, sreEnv(ctx), repoRoot);
+    case 'timeline':
+      return runTimelineCommand(rest, sreEnv(ctx));
     case 'init-cluster':
       await initCluster(ctx.config);
       return 0;

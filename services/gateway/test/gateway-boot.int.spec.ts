@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { bootstrapService, freePort } from '@quire/service-kit';
 
@@ -10,6 +13,8 @@ describe('gateway on the real platform', () => {
   beforeAll(async () => {
     const port = await freePort();
     process.env.QUIRE_GATEWAY_PORT = String(port);
+    // No web build: `/` is the platform status page.
+    process.env.QUIRE_WEB_DIST = mkdtempSync(join(tmpdir(), 'quire-no-web-'));
     app = await bootstrapService({
       service: 'gateway-it',
       loadModule: async () => (await import('../src/app.module')).AppModule,

@@ -21,10 +21,13 @@ export async function createQuireWorker(
     connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    // A prebuilt bundle (QUIRE_WORKFLOW_BUNDLE, from bundleWorkflowCode) skips webpack at start:
+    // tests that kill and restart the worker many times use it.
+    ...(process.env.QUIRE_WORKFLOW_BUNDLE
+      ? { workflowBundle: { codePath: process.env.QUIRE_WORKFLOW_BUNDLE } }
+      : { workflowsPath: require.resolve('../workflows'), bundlerOptions: { ignoreModules: [] } }),
     activities: opts.activities ?? {},
     ...(opts.identity ? { identity: opts.identity } : {}),
-    bundlerOptions: { ignoreModules: [] },
   });
   return { worker, connection };
 }

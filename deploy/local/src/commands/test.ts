@@ -57,6 +57,17 @@ export async function runTests(ctx: PlatformContext, opts: TestOptions): Promise
       )) !== 0
     )
       failures.push('type-check');
+    // The web editor has its own compiler settings (JSX, bundler resolution, DOM).
+    if (
+      (await runChild(
+        'type-check the web editor (tsc)',
+        bin('tsc'),
+        ['-p', 'services/web/tsconfig.json'],
+        env,
+        root,
+      )) !== 0
+    )
+      failures.push('type-check (web)');
     // The Nx boundary rule reads the project graph; without one it silently skips itself.
     if ((await runChild('project graph (nx)', bin('nx'), ['show', 'projects'], env, root)) !== 0) {
       failures.push('project graph');

@@ -3,10 +3,11 @@ import { composeCli } from './compose-cli';
 import { gvisor } from './gvisor';
 import { kafka } from './kafka';
 import { kernelEnv } from './kernel-env';
-import { billing, gateway, hostWorker, workflowWorker } from './node-services';
+import { billing, docSync, gateway, hostWorker, workflowWorker } from './node-services';
 import { objectStore } from './object-store';
 import { postgres } from './postgres';
 import { temporal } from './temporal';
+import { chromium, webBuild } from './web-build';
 
 /** Infrastructure every service needs; started in parallel. */
 export const INFRASTRUCTURE: readonly Component[] = [
@@ -18,14 +19,23 @@ export const INFRASTRUCTURE: readonly Component[] = [
   kernelEnv,
 ];
 /** Quire's own processes; started after the infrastructure, in this order. */
-export const SERVICES: readonly Component[] = [workflowWorker, hostWorker, billing, gateway];
+export const SERVICES: readonly Component[] = [
+  workflowWorker,
+  hostWorker,
+  billing,
+  docSync,
+  webBuild,
+  gateway,
+];
 export const ALL_COMPONENTS: readonly Component[] = [...INFRASTRUCTURE, ...SERVICES];
 /** Needed only by the test suite. */
-export const TEST_TOOLS: readonly Component[] = [composeCli];
+export const TEST_TOOLS: readonly Component[] = [composeCli, chromium];
 
 export {
   billing,
+  chromium,
   composeCli,
+  docSync,
   gateway,
   hostWorker,
   gvisor,
@@ -34,5 +44,6 @@ export {
   objectStore,
   postgres,
   temporal,
+  webBuild,
   workflowWorker,
 };

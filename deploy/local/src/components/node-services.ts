@@ -100,4 +100,11 @@ export const docSync = nodeService({
   entry: 'services/doc-sync/src/main.ts',
   port: (ctx) => ctx.config.ports.docSync,
   portEnv: 'QUIRE_DOC_SYNC_PORT',
+  // Browsers load the editor from the gateway, so doc-sync accepts the gateway's origin
+  // (the gateway derives its own allowlist from its port).
+  extraEnv: (ctx) => ({
+    QUIRE_ALLOWED_ORIGINS: [...new Set([ctx.config.bindHost, '127.0.0.1', 'localhost'])]
+      .map((h) => `http://${h}:${ctx.config.ports.gateway}`)
+      .join(','),
+  }),
 });

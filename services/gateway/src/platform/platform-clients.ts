@@ -1,4 +1,5 @@
 import { ListBucketsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { LifecycleTier } from '@quire/contracts';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   createPostgresPool,
@@ -59,6 +60,14 @@ export class PlatformClients implements OnModuleInit, OnApplicationShutdown {
       });
       await this.temporal.workflowService.getSystemInfo({});
     });
+  }
+
+  /** The org's plan, which sets its kernels' idle and hibernation timers. */
+  async tierOf(orgId: string): Promise<LifecycleTier> {
+    const r = await this.pg.query<{ tier: LifecycleTier }>('SELECT tier FROM gateway.orgs WHERE id = $1', [
+      orgId,
+    ]);
+    return r.rows[0]?.tier ?? 'free';
   }
 
   async onApplicationShutdown(): Promise<void> {

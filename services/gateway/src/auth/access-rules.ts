@@ -1,0 +1,79 @@
+import type { NotebookRole } from '@quire/contracts';
+
+/**
+ * Every HTTP route of the gateway and who may call it — one table, read by
+ * AccessGuard on each request and by the route × role matrix test. A route
+ * missing here is refused (fail closed), and the test fails.
+ *
+ * Keys are `METHOD path` with Express's path syntax, exactly as the
+ * controllers declare them.
+ */
+export type AccessRule =
+  /** Anyone, no token (sign-up, health, the status page). */
+  | { kind: 'public' }
+  /** Any signed-in user; what they see is scoped to their org by the handler. */
+  | { kind: 'user' }
+  /** An admin of the caller's org. */
+  | { kind: 'org-admin' }
+  /** A signed-in user with at least `min` on the notebook named by `:id`, in the same org. */
+  | { kind: 'notebook'; min: NotebookRole }
+  /** The user who started the Jupyter API kernel named by `:id` (same org). */
+  | { kind: 'jupyter-kernel' }
+  /** The user who owns the Jupyter API session named by `:id` (same org). */
+  | { kind: 'jupyter-session' };
+
+const nb = (min: NotebookRole): AccessRule => ({ kind: 'notebook', min });
+const PUBLIC: AccessRule = { kind: 'public' };
+const USER: AccessRule = { kind: 'user' };
+
+export const ROUTE_RULES: Record<string, AccessRule> = {
+  'GET /': PUBLIC,
+  /** The web editor's static files (a middleware, before the router). */
+  'GET /{*splat}': PUBLIC,
+  'GET /api/platform/status': PUBLIC,
+  'GET /healthz': PUBLIC,
+  'GET /readyz': PUBLIC,
+  'GET /metrics': PUBLIC,
+  'POST /api/auth/signup': PUBLIC,
+  'POST /api/auth/login': PUBLIC,
+  'GET /api/me': USER,
+  'POST /api/org/invites': { kind: 'org-admin' },
+  'GET /api/notebooks': USER,
+  'POST /api/notebooks': USER,
+  'POST /api/notebooks/import': USER,
+  'GET /api/notebooks/:id': nb('viewer'),
+  'PATCH /api/notebooks/:id': nb('editor'),
+  'DELETE /api/notebooks/:id': nb('owner'),
+  'GET /api/notebooks/:id/export': nb('viewer'),
+  'GET /api/notebooks/:id/session': nb('viewer'),
+  'GET /api/notebooks/:id/shares': nb('viewer'),
+  'PUT /api/notebooks/:id/shares': nb('owner'),
+  'GET /api/notebooks/:id/versions': nb('viewer'),
+  'POST /api/notebooks/:id/versions/:versionId/restore': nb('editor'),
+  'GET /api/notebooks/:id/outputs/:objectId': nb('viewer'),
+  'POST /api/links/:token/accept': USER,
+  // Jupyter Server–compatible API.
+  'GET /api': PUBLIC,
+  'GET /api/status': USER,
+  'GET /api/kernelspecs': USER,
+  'GET /api/kernels': USER,
+  'POST /api/kernels': USER,
+  'GET /api/kernels/:id': { kind: 'jupyter-kernel' },
+  'DELETE /api/kernels/:id': { kind: 'jupyter-kernel' },
+  'POST /api/kernels/:id/interrupt': { kind: 'jupyter-kernel' },
+  'POST /api/kernels/:id/restart': { kind: 'jupyter-kernel' },
+  'GET /api/sessions': USER,
+  'POST /api/sessions': USER,
+  'GET /api/sessions/:id': { kind: 'jupyter-session' },
+  'PATCH /api/sessions/:id': { kind: 'jupyter-session' },
+  'DELETE /api/sessions/:id': { kind: 'jupyter-session' },
+};
+
+/** WebSocket endpoints (handled on the HTTP upgrade, outside Nest's router), same rule kinds. */
+export const WS_RULES = {
+  kernelChannel: { path: /^\/api\/notebooks\/([^/]+)\/kernel-channel$/, rule: nb('viewer') },
+  jupyterChannels: {
+    path: /^\/api\/kernels\/([^/]+)\/channels$/,
+    rule: { kind: 'jupyter-kernel' } as AccessRule,
+  },
+} as const;

@@ -1,0 +1,82 @@
+import { Body, Controller, Get, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import {
+  LoginRequest,
+  SignupRequest,
+  type AuthResponse,
+  type MeResponse,
+  type OrgDto,
+  type OrgInviteResponse,
+  type UserDto,
+} from '@quire/contracts';
+import { QuireError } from '@quire/service-kit';
+import { accessOf, type AccessRequest } from './access.guard';
+import { parseBody } from './parse';
+import { hashPassword, verifyPassword } from './passwords';
+import { TokenService } from './tokens';
+import { userColor, UsersRepository, type UserRow } from './users.repository';
+
+@Controller('api')
+export class AuthController {
+  constructor(
+    @Inject(UsersRepository) private readonly users: UsersRepository,
+    @Inject(TokenService) private readonly tokens: TokenService,
+  ) {}
+
+  @Post('auth/signup')
+  @HttpCode(201)
+  async signup(@Body() body: unknown): Promise<AuthResponse> {
+    const req = parseBody(SignupRequest, body);
+    const user = await this.users.create({
+      email: req.email,
+      name: req.name,
+      orgName: req.orgName ?? `${req.name}'s workspace`,
+      passwordHash: await hashPassword(req.password),
+      ...(req.invite ? { invite: req.invite } : {}),
+    });
+    return this.session(user);
+  }
+
+  @Post('auth/login')
+  @HttpCode(200)
+  async login(@Body() body: unknown): Promise<AuthResponse> {
+    const req = parseBody(LoginRequest, body);
+    const user = await this.users.findByEmail(req.email);
+    // Same answer for an unknown email and a wrong password: no account probing.
+    if (!user || !(await verifyPassword(req.password, user.passwordHash)))
+      throw new QuireError('unauthorized', 'wrong email or password', 'auth.bad_credentials');
+    return this.session(user);
+  }
+
+  @Get('me')
+  async me(@Req() req: AccessRequest): Promise<MeResponse> {
+    const { principal } = accessOf(req);
+    const user = await this.users.find(principal.userId, principal.orgId);
+    if (!user) throw new QuireError('unauthorized', 'this account no longer exists', 'auth.unknown_user');
+    return { user: userDto(user), org: orgDto(user) };
+  }
+
+  @Post('org/invites')
+  @HttpCode(201)
+  async invite(@Req() req: AccessRequest): Promise<OrgInviteResponse> {
+    const { principal } = accessOf(req);
+    const { token, expiresAt } = await this.users.createInvite(
+      principal.orgId,
+      principal.userId,
+      7 * 24 * 3600_000,
+    );
+    return { invite: token, expiresAt: expiresAt.toISOString() };
+  }
+
+  private async session(user: UserRow): Promise<AuthResponse> {
+    const { token, exp } = await this.tokens.mintUser({ id: user.id, orgId: user.orgId, name: user.name });
+    return { token, expiresAt: new Date(exp * 1000).toISOString(), user: userDto(user), org: orgDto(user) };
+  }
+}
+
+export function userDto(u: UserRow): UserDto {
+  return { id: u.id, email: u.email, name: u.name, color: userColor(u.id) };
+}
+
+function orgDto(u: UserRow): OrgDto {
+  return { id: u.orgId, name: u.orgName, role: u.orgRole };
+}

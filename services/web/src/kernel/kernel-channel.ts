@@ -1,0 +1,160 @@
+import {
+  WS_TOKEN_SUBPROTOCOL_PREFIX,
+  type KernelChannelClientMessage,
+  type KernelChannelServerMessage,
+  type KernelStatus,
+  type QueueEntry,
+} from '@quire/contracts';
+
+/**
+ * The editor's kernel channel (contracts/src/api/kernel-channel.ts): one
+ * WebSocket per open notebook to the gateway. Reconnects with backoff; the
+ * state a view needs (status, memory, queue, role) is kept here and pushed to
+ * subscribers. Outputs are not taken from here: they arrive in the Y.Doc.
+ */
+export interface KernelChannelState {
+  connected: boolean;
+  status: KernelStatus | null;
+  memory: { usedBytes: number; limitBytes: number } | null;
+  queue: QueueEntry[];
+  role: 'owner' | 'editor' | 'runner' | 'viewer' | null;
+  /** The latest error the gateway sent for one of my requests. */
+  lastError: { code: string; message: string } | null;
+  /** Input requests (Python `input()`) waiting for this user. */
+  inputRequests: { executionId: string; cellId: string; prompt: string; password: boolean }[];
+}
+
+type Omit1<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+export type KernelCommand = Omit1<KernelChannelClientMessage, 'requestId'>;
+
+export class KernelChannel {
+  private ws: WebSocket | null = null;
+  private closed = false;
+  private attempt = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private seq = 0;
+  private readonly listeners = new Set<(s: KernelChannelState) => void>();
+  private readonly messageListeners = new Set<(m: KernelChannelServerMessage) => void>();
+  private readonly outbox: KernelChannelClientMessage[] = [];
+  state: KernelChannelState = {
+    connected: false,
+    status: null,
+    memory: null,
+    queue: [],
+    role: null,
+    lastError: null,
+    inputRequests: [],
+  };
+
+  constructor(
+    private url: string,
+    private readonly token: () => string,
+    private readonly myUserId: string,
+  ) {
+    this.connect();
+  }
+
+  subscribe(fn: (s: KernelChannelState) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  onMessage(fn: (m: KernelChannelServerMessage) => void): () => void {
+    this.messageListeners.add(fn);
+    return () => this.messageListeners.delete(fn);
+  }
+
+  /** Sends a command (queued while reconnecting). Returns its request id. */
+  send(command: KernelCommand): string {
+    const requestId = `r${Date.now().toString(36)}-${++this.seq}`;
+    const msg = { ...command, requestId } as KernelChannelClientMessage;
+    if (command.type === 'input_reply') {
+      this.set({
+        inputRequests: this.state.inputRequests.filter((r) => r.executionId !== command.executionId),
+      });
+    }
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+    else this.outbox.push(msg);
+    return requestId;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.ws?.close(1000, 'editor closed');
+  }
+
+  private set(patch: Partial<KernelChannelState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const fn of this.listeners) fn(this.state);
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    // The token rides in the subprotocol: browsers cannot set headers on a WebSocket.
+    const ws = new WebSocket(this.url, [`${WS_TOKEN_SUBPROTOCOL_PREFIX}${this.token()}`]);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.set({ connected: true });
+      for (const m of this.outbox.splice(0)) ws.send(JSON.stringify(m));
+    };
+    ws.onmessage = (ev) => {
+      let msg: KernelChannelServerMessage;
+      try {
+        msg = JSON.parse(String(ev.data)) as KernelChannelServerMessage;
+      } catch {
+        return;
+      }
+      this.handle(msg);
+      for (const fn of this.messageListeners) fn(msg);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.set({ connected: false });
+      if (this.closed) return;
+      const delay = Math.min(10_000, 250 * 2 ** this.attempt++) * (0.75 + Math.random() * 0.5);
+      this.timer = setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  private handle(msg: KernelChannelServerMessage): void {
+    switch (msg.type) {
+      case 'hello':
+        this.set({ role: msg.role });
+        break;
+      case 'kernel_status':
+        this.set({ status: msg.status, memory: msg.memory });
+        break;
+      case 'queue':
+        this.set({ queue: msg.entries });
+        break;
+      case 'error':
+        this.set({ lastError: { code: msg.code, message: msg.message } });
+        break;
+      case 'input_request':
+        if (msg.userId === this.myUserId) {
+          this.set({
+            inputRequests: [
+              ...this.state.inputRequests,
+              {
+                executionId: msg.executionId,
+                cellId: msg.cellId,
+                prompt: msg.prompt,
+                password: msg.password,
+              },
+            ],
+          });
+        }
+        break;
+      case 'execution_finished':
+        this.set({
+          inputRequests: this.state.inputRequests.filter((r) => r.executionId !== msg.executionId),
+        });
+        break;
+      default:
+        break;
+    }
+  }
+}

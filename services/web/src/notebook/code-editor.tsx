@@ -1,0 +1,131 @@
+import {
+  autocompletion,
+  closeBrackets,
+  closeBracketsKeymap,
+  completionKeymap,
+} from '@codemirror/autocomplete';
+import { defaultKeymap, indentWithTab } from '@codemirror/commands';
+import { markdown } from '@codemirror/lang-markdown';
+import { python } from '@codemirror/lang-python';
+import {
+  bracketMatching,
+  defaultHighlightStyle,
+  indentOnInput,
+  syntaxHighlighting,
+} from '@codemirror/language';
+import { EditorState, Prec, type Extension } from '@codemirror/state';
+import {
+  drawSelection,
+  EditorView,
+  highlightActiveLine,
+  highlightSpecialChars,
+  keymap,
+  placeholder,
+} from '@codemirror/view';
+import { useEffect, useRef } from 'react';
+import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
+import type { Awareness } from 'y-protocols/awareness';
+import type * as Y from 'yjs';
+import { editModeKey, type NotebookAction } from './command-keys';
+
+/**
+ * One cell's CodeMirror 6 editor bound to the cell's source Y.Text: typing is
+ * a Yjs edit (y-codemirror.next), remote cursors show with names and colours
+ * (awareness), and undo goes through the notebook's shared undo manager, which
+ * tracks only this tab's edits.
+ */
+export interface CodeEditorProps {
+  text: Y.Text;
+  awareness: Awareness;
+  undoManager: Y.UndoManager;
+  language: 'python' | 'markdown' | 'plain';
+  readOnly: boolean;
+  autoFocus: boolean;
+  label: string;
+  onAction: (action: NotebookAction, view: EditorView) => void;
+  onFocus: () => void;
+}
+
+export function CodeEditor(props: CodeEditorProps) {
+  const host = useRef<HTMLDivElement>(null);
+  const viewRef = useRef<EditorView | null>(null);
+  // The latest callbacks without rebuilding the editor on every render.
+  const latest = useRef(props);
+  latest.current = props;
+
+  useEffect(() => {
+    const notebookKeys = Prec.highest(
+      keymap.of(
+        (['Escape', 'Shift-Enter', 'Mod-Enter', 'Alt-Enter', 'Mod-Shift--'] as const).map((key) => ({
+          key,
+          run: (view: EditorView) => {
+            const [mods, k] = splitKey(key);
+            const action = editModeKey({
+              key: k,
+              shiftKey: mods.includes('Shift'),
+              ctrlKey: mods.includes('Mod'),
+              metaKey: false,
+              altKey: mods.includes('Alt'),
+            });
+            if (!action) return false;
+            latest.current.onAction(action, view);
+            return true;
+          },
+        })),
+      ),
+    );
+    const lang: Extension =
+      props.language === 'python' ? python() : props.language === 'markdown' ? markdown() : [];
+    const view = new EditorView({
+      parent: host.current!,
+      state: EditorState.create({
+        doc: props.text.toString(),
+        extensions: [
+          notebookKeys,
+          highlightSpecialChars(),
+          drawSelection(),
+          indentOnInput(),
+          bracketMatching(),
+          closeBrackets(),
+          autocompletion({ activateOnTyping: false }),
+          highlightActiveLine(),
+          syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+          keymap.of([
+            ...yUndoManagerKeymap,
+            ...closeBracketsKeymap,
+            ...completionKeymap,
+            indentWithTab,
+            ...defaultKeymap,
+          ]),
+          lang,
+          placeholder(props.language === 'markdown' ? 'Markdown' : ''),
+          EditorState.readOnly.of(props.readOnly),
+          EditorView.editable.of(!props.readOnly),
+          EditorView.contentAttributes.of({ 'aria-label': props.label }),
+          EditorView.domEventHandlers({ focus: () => latest.current.onFocus() }),
+          EditorView.lineWrapping,
+          yCollab(props.text, props.awareness, { undoManager: props.undoManager }),
+        ],
+      }),
+    });
+    viewRef.current = view;
+    if (props.autoFocus) view.focus();
+    return () => {
+      view.destroy();
+      viewRef.current = null;
+    };
+    // The editor is rebuilt only when what it is bound to changes.
+  }, [props.text, props.awareness, props.undoManager, props.language, props.readOnly]);
+
+  useEffect(() => {
+    if (props.autoFocus && viewRef.current && !viewRef.current.hasFocus) viewRef.current.focus();
+  }, [props.autoFocus]);
+
+  return <div className="cm-host" ref={host} />;
+}
+
+function splitKey(key: string): [string[], string] {
+  if (key.endsWith('--')) return [key.slice(0, -2).split('-'), '-'];
+  const parts = key.split('-');
+  return [parts.slice(0, -1), parts[parts.length - 1]!];
+}

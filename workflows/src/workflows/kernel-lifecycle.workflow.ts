@@ -1,0 +1,654 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  patched,
+  proxyActivities,
+  setHandler,
+  sleep,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  KERNEL_LIFECYCLE,
+  lifecyclePolicyOf,
+  type ActivitySignal,
+  type EnsureRunningRequest,
+  type EnsureRunningResult,
+  type HostEventSignal,
+  type KernelLifecycleInput,
+  type KernelState,
+  type LifecyclePolicy,
+  type LifecycleSnapshot,
+} from '@quire/contracts';
+import type {
+  AllocateResult,
+  KernelRef,
+  LifecycleActivities,
+  LifecycleEvent,
+  PlaceResult,
+} from './lifecycle-activities';
+
+export const ensureRunningUpdate = defineUpdate<EnsureRunningResult, [EnsureRunningRequest]>(
+  KERNEL_LIFECYCLE.ensureRunningUpdate,
+);
+export const activitySignal = defineSignal<[ActivitySignal]>(KERNEL_LIFECYCLE.activitySignal);
+export const hostEventSignal = defineSignal<[HostEventSignal]>(KERNEL_LIFECYCLE.hostEventSignal);
+export const terminateSignal = defineSignal<[{ reason: string }?]>(KERNEL_LIFECYCLE.terminateSignal);
+export const stateQuery = defineQuery<LifecycleSnapshot>(KERNEL_LIFECYCLE.stateQuery);
+
+/** Host calls: short retries (a dead host is the workflow's business, not the retry policy's). */
+const host = proxyActivities<LifecycleActivities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: {
+    initialInterval: '500 ms',
+    backoffCoefficient: 2,
+    maximumInterval: '5 seconds',
+    maximumAttempts: 6,
+  },
+});
+const quick = proxyActivities<Pick<LifecycleActivities, 'placeKernel' | 'deleteSnapshots'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', maximumAttempts: 20 },
+});
+/** Lifecycle events are never dropped: while Kafka is down the workflow waits. */
+const events = proxyActivities<Pick<LifecycleActivities, 'publishLifecycle'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', maximumInterval: '30 seconds' },
+});
+
+/** An activity that failed for good (its retries spent): the workflow decides what that means. */
+async function tryActivity<T>(
+  fn: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: string; type: string | null }> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    if (err instanceof ActivityFailure) {
+      const cause = err.cause;
+      return {
+        ok: false,
+        error: cause?.message ?? err.message,
+        type: cause instanceof ApplicationFailure ? (cause.type ?? null) : null,
+      };
+    }
+    throw err;
+  }
+}
+
+/** How long a start may queue for capacity before the user is told no. */
+const MAX_QUEUE_MS = 10 * 60_000;
+const RECENT_EVENT_IDS = 500;
+const HISTORY_KEPT = 50;
+
+/** Everything the workflow knows, carried across continue-as-new. */
+interface Carried {
+  state: KernelState;
+  hostId: string | null;
+  apiUrl: string | null;
+  lastSnapshot: { snapshotId: string; bytes: number; at: string } | null;
+  lastDeath: { reason: string; message: string; at: string } | null;
+  history: LifecycleSnapshot['history'];
+  lastActivityAt: number;
+  enteredAt: number;
+  lastBackgroundSnapshotAt: number;
+  activitySinceSnapshot: boolean;
+  /** A cell is executing (ExecuteStarted without its ExecuteCompleted yet). */
+  cellRunning?: boolean;
+  recentEventIds: string[];
+  generation: number;
+}
+
+interface Pending {
+  id: number;
+  req: EnsureRunningRequest;
+  at: number;
+}
+
+type Answer = { ok: true; result: EnsureRunningResult } | { ok: false; message: string };
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** A UUIDv7 from workflow time and the workflow's deterministic randomness (same on replay). */
+function eventId(): string {
+  const hex = Date.now().toString(16).padStart(12, '0');
+  const r = uuid4().replace(/-/g, '');
+  const variant = ((parseInt(r[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7${r.slice(13, 16)}-${variant}${r.slice(17, 20)}-${r.slice(20, 32)}`;
+}
+
+function formatGiB(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/**
+ * One notebook kernel's life: ABSENT → PROVISION (warm pool) / COLD_BOOT →
+ * RUNNING ⇄ IDLE → HIBERNATED → RESTORE → RUNNING … → EVICTED → fresh.
+ *
+ * A single loop owns every transition; signals and the ensureRunning update
+ * only record facts and wishes, so no two transitions ever race. Timers are
+ * Temporal timers (condition with a timeout), recomputed from the carried
+ * timestamps, so they survive worker and server restarts and reset on
+ * activity. The tier's policy is data (TIER_POLICIES), overridable per kernel.
+ */
+export async function kernelLifecycle(input: KernelLifecycleInput): Promise<LifecycleSnapshot> {
+  const policy: LifecyclePolicy = lifecyclePolicyOf(input.tier, input.policy);
+  // Changes to running workflows go through patched(): histories recorded before them replay unchanged.
+  const pauseBackgroundDuringCells = patched('pause-background-snapshot-during-cells');
+  const labels = input.labels ?? {};
+  const memoryBytes = input.limits?.memoryBytes ?? policy.memoryBytes;
+  const now0 = Date.now();
+  const s: Carried = (input.carried as Carried | undefined) ?? {
+    state: 'ABSENT',
+    hostId: null,
+    apiUrl: null,
+    lastSnapshot: null,
+    lastDeath: null,
+    history: [],
+    lastActivityAt: now0,
+    enteredAt: now0,
+    lastBackgroundSnapshotAt: now0,
+    activitySinceSnapshot: false,
+    recentEventIds: [],
+    generation: 0,
+  };
+  const seen = new Set(s.recentEventIds);
+  const hostEvents: HostEventSignal[] = [];
+  const pending: Pending[] = [];
+  const answers = new Map<number, Answer>();
+  let nextTicket = 1;
+  let terminateRequested: string | null = null;
+  let queued: LifecycleSnapshot['queued'] = null;
+  let busy = false;
+
+  /** At-least-once signals (Kafka redelivery, bridge restarts) apply once. */
+  function firstTime(id: string): boolean {
+    if (seen.has(id)) return false;
+    seen.add(id);
+    s.recentEventIds.push(id);
+    if (s.recentEventIds.length > RECENT_EVENT_IDS) seen.delete(s.recentEventIds.shift()!);
+    return true;
+  }
+
+  interface Timers {
+    idleAt: number | null;
+    hibernateAt: number | null;
+    evictAt: number | null;
+    backgroundSnapshotAt: number | null;
+  }
+  const timers = (): Timers => {
+    const t: Timers = {
+      idleAt: null,
+      hibernateAt: null,
+      evictAt: null,
+      backgroundSnapshotAt: null,
+    };
+    if (s.state === 'RUNNING') {
+      if (policy.idleAfterMs !== null) t.idleAt = s.lastActivityAt + policy.idleAfterMs;
+      else if (policy.hibernateAfterMs !== null) t.hibernateAt = s.lastActivityAt + policy.hibernateAfterMs;
+      // A background snapshot freezes the kernel for a moment: not while a cell runs.
+      const cellRunning = pauseBackgroundDuringCells && s.cellRunning === true;
+      if (policy.backgroundSnapshotEveryMs !== null && s.activitySinceSnapshot && !cellRunning)
+        t.backgroundSnapshotAt = s.lastBackgroundSnapshotAt + policy.backgroundSnapshotEveryMs;
+    } else if (s.state === 'IDLE' && policy.hibernateAfterMs !== null) {
+      t.hibernateAt = s.enteredAt + policy.hibernateAfterMs;
+    } else if (s.state === 'HIBERNATED' && policy.evictAfterMs !== null) {
+      t.evictAt = s.enteredAt + policy.evictAfterMs;
+    }
+    return t;
+  };
+  const nextDeadline = (): number | null => {
+    const all = Object.values(timers()).filter((x): x is number => x !== null);
+    return all.length ? Math.min(...all) : null;
+  };
+
+  setHandler(activitySignal, (sig) => {
+    if (!firstTime(sig.eventId)) return;
+    s.lastActivityAt = Date.now();
+    s.activitySinceSnapshot = true;
+    if (sig.kind === 'execute-started') s.cellRunning = true;
+    else if (sig.kind === 'execute-completed') s.cellRunning = false;
+  });
+  setHandler(hostEventSignal, (sig) => {
+    if (firstTime(sig.eventId)) hostEvents.push(sig);
+  });
+  setHandler(terminateSignal, (arg) => {
+    terminateRequested = arg?.reason ?? 'terminated';
+  });
+  setHandler(stateQuery, () => snapshotNow());
+  setHandler(
+    ensureRunningUpdate,
+    async (req) => {
+      const id = nextTicket++;
+      pending.push({ id, req, at: Date.now() });
+      s.lastActivityAt = Date.now();
+      await condition(() => answers.has(id));
+      const answer = answers.get(id)!;
+      answers.delete(id);
+      if (!answer.ok) throw ApplicationFailure.nonRetryable(answer.message, 'KernelUnavailable');
+      return answer.result;
+    },
+    {
+      validator: (req) => {
+        if (terminateRequested !== null) throw new Error('this kernel is being terminated');
+        if (!req || typeof req.userId !== 'string' || !req.userId) throw new Error('userId is required');
+      },
+    },
+  );
+
+  async function publish(event: LifecycleEvent): Promise<void> {
+    await events.publishLifecycle({
+      eventId: eventId(),
+      time: iso(Date.now()),
+      kernelId: input.kernelId,
+      notebookId: input.notebookId,
+      tenant: input.tenant,
+      tier: input.tier,
+      event,
+    });
+  }
+
+  async function moveTo(to: KernelState, reason: string): Promise<void> {
+    const from = s.state;
+    s.state = to;
+    s.enteredAt = Date.now();
+    s.history.push({ from, to, reason, at: iso(s.enteredAt) });
+    if (s.history.length > HISTORY_KEPT) s.history.splice(0, s.history.length - HISTORY_KEPT);
+    await publish({ type: 'KernelStateChanged', from, to, reason, hostId: s.hostId });
+  }
+
+  async function die(
+    reason: 'oom' | 'crash' | 'host_lost' | 'killed' | 'runtime_cap' | 'snapshot_too_big',
+    message: string,
+    figures: { peakMemoryBytes?: number; memoryLimitBytes?: number } = {},
+  ): Promise<void> {
+    s.lastDeath = { reason, message, at: iso(Date.now()) };
+    if (s.state !== 'DEAD') await moveTo('DEAD', reason);
+    s.hostId = null;
+    s.apiUrl = null;
+    await publish({ type: 'KernelDied', reason, message, ...figures });
+  }
+
+  const ref = (): KernelRef => ({ kernelId: input.kernelId, hostId: s.hostId!, apiUrl: s.apiUrl! });
+
+  /** Placement with admission control: queue with the ETA the placer gives, up to MAX_QUEUE_MS. */
+  async function place(
+    creation: boolean,
+    preferHost: string | null,
+    excludeHosts: string[],
+  ): Promise<{ hostId: string; apiUrl: string; queuedMs: number } | { error: string }> {
+    const t0 = Date.now();
+    for (;;) {
+      const attempt = await tryActivity(() =>
+        quick.placeKernel({
+          kernelId: input.kernelId,
+          tenant: input.tenant,
+          tier: input.tier,
+          labels,
+          memoryBytes,
+          excludeHosts,
+          preferHost,
+          creation,
+          creationsPerMinute: policy.creationsPerTenantPerMinute,
+        }),
+      );
+      if (!attempt.ok) {
+        queued = null;
+        return { error: `placement failed: ${attempt.error}` };
+      }
+      const r: PlaceResult = attempt.value;
+      if (r.placed) {
+        queued = null;
+        return { hostId: r.hostId, apiUrl: r.apiUrl, queuedMs: Date.now() - t0 };
+      }
+      if (Date.now() - t0 > MAX_QUEUE_MS) {
+        queued = null;
+        return { error: `No capacity for this kernel: ${r.reason}` };
+      }
+      queued = { reason: r.reason, etaS: r.etaS, since: iso(t0) };
+      await sleep(Math.min(Math.max(r.etaS, 1), 30) * 1000);
+    }
+  }
+
+  /** A new kernel (nothing to restore). */
+  async function startFresh(
+    userId: string,
+    excludeHosts: string[] = [],
+  ): Promise<{ via: 'warm-pool' | 'cold-boot'; queuedMs: number } | { error: string }> {
+    const tried = [...excludeHosts];
+    let a: AllocateResult | null = null;
+    let queuedMs = 0;
+    let lastError = '';
+    // A host that fails to start the kernel is skipped once; then the user is told.
+    for (let i = 0; i < 2 && a === null; i++) {
+      const where = await place(true, null, tried);
+      if ('error' in where) return where;
+      queuedMs += where.queuedMs;
+      s.hostId = where.hostId;
+      s.apiUrl = where.apiUrl;
+      const r = await tryActivity(() =>
+        host.allocateKernel({
+          ...ref(),
+          tenant: input.tenant,
+          notebookId: input.notebookId,
+          userId,
+          memoryBytes,
+          ...(input.limits?.cpus ? { cpus: input.limits.cpus } : {}),
+        }),
+      );
+      if (r.ok) a = r.value;
+      else {
+        lastError = r.error;
+        tried.push(where.hostId);
+        s.hostId = null;
+        s.apiUrl = null;
+      }
+    }
+    if (a === null) return { error: `the kernel could not start: ${lastError}` };
+    if (patched('fresh-kernel-drops-old-snapshot') && s.lastSnapshot) {
+      // A snapshot of an earlier life must never be restored into this one (e.g. after a host loss).
+      await tryActivity(() => quick.deleteSnapshots({ kernelId: input.kernelId, keep: null }));
+      s.lastSnapshot = null;
+    }
+    await moveTo(a.fromWarmPool ? 'PROVISION' : 'COLD_BOOT', a.fromWarmPool ? 'warm-pool hit' : 'cold boot');
+    s.lastActivityAt = Date.now();
+    s.lastBackgroundSnapshotAt = Date.now();
+    s.activitySinceSnapshot = false;
+    await moveTo('RUNNING', 'started');
+    return { via: a.fromWarmPool ? 'warm-pool' : 'cold-boot', queuedMs };
+  }
+
+  /** Restore from the last snapshot, on the preferred host or another. */
+  async function restore(
+    preferHost: string | null,
+    excludeHosts: string[],
+  ): Promise<{ ok: true; queuedMs: number } | { ok: false; message: string }> {
+    const snap = s.lastSnapshot!;
+    const where = await place(false, preferHost, excludeHosts);
+    if ('error' in where) return { ok: false, message: where.error };
+    if (s.hostId && s.hostId !== where.hostId && !excludeHosts.includes(s.hostId)) {
+      // The old host still remembers the hibernated kernel: make it forget, so only one host has it.
+      await tryActivity(() => host.terminateKernel(ref()));
+    }
+    s.hostId = where.hostId;
+    s.apiUrl = where.apiUrl;
+    await moveTo('RESTORE', `restore ${snap.snapshotId} on ${where.hostId}`);
+    const attempt = await tryActivity(() => host.restoreKernel({ ...ref(), snapshotId: snap.snapshotId }));
+    const r = attempt.ok ? attempt.value : { ok: false as const, message: attempt.error };
+    if (!r.ok) return { ok: false, message: r.message };
+    s.lastActivityAt = Date.now();
+    s.lastBackgroundSnapshotAt = Date.now();
+    s.activitySinceSnapshot = false;
+    await moveTo('RUNNING', 'restored');
+    return { ok: true, queuedMs: where.queuedMs };
+  }
+
+  /** Serves every waiting ensureRunning with one bring-up. */
+  async function serveEnsureRunning(): Promise<void> {
+    const batch = pending.splice(0, pending.length);
+    const t0 = Math.min(...batch.map((p) => p.at));
+    const userId = batch[0]!.req.userId;
+    let via: EnsureRunningResult['via'] = 'already-running';
+    let notice: string | null = null;
+    let queuedMs = 0;
+    let failure: string | null = null;
+    if (s.state === 'IDLE') {
+      await moveTo('RUNNING', 'activity');
+    } else if (s.state === 'HIBERNATED') {
+      const r = await restore(s.hostId, []);
+      if (r.ok) {
+        via = 'restore';
+        queuedMs = r.queuedMs;
+      } else {
+        // The image is gone (or no host can take it): a fresh kernel, and the user is told.
+        const f = await startFresh(userId);
+        if ('error' in f) failure = f.error;
+        else {
+          via = 'fresh-after-death';
+          notice = `The hibernated kernel could not be restored (${r.message}). This is a fresh kernel: Run All to recompute your variables.`;
+          queuedMs = f.queuedMs;
+        }
+      }
+    } else if (s.state !== 'RUNNING') {
+      const before = s.state;
+      const f = await startFresh(userId);
+      if ('error' in f) failure = f.error;
+      else {
+        queuedMs = f.queuedMs;
+        via = f.via;
+        if (before === 'EVICTED') {
+          via = 'fresh-after-eviction';
+          notice = `This is a fresh kernel: the previous one was hibernated for longer than the ${input.tier} tier keeps snapshots (${Math.round((policy.evictAfterMs ?? 0) / 3_600_000)} h) and was evicted. Run All to recompute your variables.`;
+        } else if (before === 'DEAD' && s.lastDeath) {
+          via = 'fresh-after-death';
+          notice = `This is a fresh kernel: ${s.lastDeath.message} Run All to recompute your variables.`;
+        }
+      }
+    }
+    for (const p of batch) {
+      answers.set(
+        p.id,
+        failure !== null
+          ? { ok: false, message: failure }
+          : {
+              ok: true,
+              result: {
+                state: 'RUNNING',
+                hostId: s.hostId!,
+                hostApiUrl: s.apiUrl!,
+                via,
+                notice,
+                ms: Date.now() - t0,
+                ...(queuedMs > 0 ? { queuedMs } : {}),
+              },
+            },
+      );
+    }
+  }
+
+  async function hibernate(): Promise<void> {
+    const attempt = await tryActivity(() => host.snapshotKernel(ref()));
+    if (!attempt.ok) {
+      if (attempt.type === 'KernelNotOnHost') {
+        await die('crash', 'Kernel died (its sandbox is gone from the host).');
+        return;
+      }
+      // The host could not snapshot now: try again after another hibernate period.
+      s.enteredAt = Date.now();
+      s.lastActivityAt = Date.now();
+      return;
+    }
+    const r = attempt.value;
+    if (!r.ok) {
+      // Too big to snapshot: free the memory anyway; the volume stays, the user reruns on return.
+      await tryActivity(() => host.terminateKernel(ref()));
+      await die('snapshot_too_big', r.message);
+      return;
+    }
+    s.lastSnapshot = { snapshotId: r.snapshotId, bytes: r.bytes, at: iso(Date.now()) };
+    s.activitySinceSnapshot = false;
+    await moveTo('HIBERNATED', 'idle');
+    await tryActivity(() => quick.deleteSnapshots({ kernelId: input.kernelId, keep: r.snapshotId }));
+  }
+
+  async function backgroundSnapshot(): Promise<void> {
+    const attempt = await tryActivity(() => host.checkpointKernel(ref()));
+    s.lastBackgroundSnapshotAt = Date.now();
+    s.activitySinceSnapshot = false;
+    // Failed or too big: no background snapshot this time; hibernation will say what it must.
+    if (!attempt.ok || !attempt.value.ok) return;
+    const r = attempt.value;
+    s.lastSnapshot = { snapshotId: r.snapshotId, bytes: r.bytes, at: iso(Date.now()) };
+    await tryActivity(() => quick.deleteSnapshots({ kernelId: input.kernelId, keep: r.snapshotId }));
+  }
+
+  async function evict(): Promise<void> {
+    const idleForS = Math.round((Date.now() - s.enteredAt) / 1000);
+    const snapshotId = s.lastSnapshot?.snapshotId ?? null;
+    if (s.hostId) await tryActivity(() => host.terminateKernel(ref()));
+    await tryActivity(() => quick.deleteSnapshots({ kernelId: input.kernelId, keep: null }));
+    s.lastSnapshot = null;
+    await moveTo('EVICTED', 'snapshot expired');
+    s.hostId = null;
+    s.apiUrl = null;
+    await publish({ type: 'KernelEvicted', snapshotId, idleForS });
+  }
+
+  async function onHostEvent(ev: HostEventSignal): Promise<void> {
+    const here = s.hostId !== null && ev.hostId === s.hostId;
+    if (ev.kind === 'snapshot-taken' && here && ev.snapshotId) {
+      s.lastSnapshot = { snapshotId: ev.snapshotId, bytes: 0, at: iso(Date.now()) };
+      await tryActivity(() =>
+        quick.deleteSnapshots({ kernelId: input.kernelId, keep: ev.snapshotId ?? null }),
+      );
+      return;
+    }
+    if (ev.kind === 'sandbox-exited' && here && (s.state === 'RUNNING' || s.state === 'IDLE')) {
+      const reason = (['oom', 'crash', 'killed', 'runtime_cap'] as const).find((r) => r === ev.reason);
+      if (!reason) return; // 'shutdown' is our own terminate
+      const message =
+        reason === 'oom' && ev.peakMemoryBytes !== undefined && ev.memoryLimitBytes !== undefined
+          ? `Kernel died (out of memory at ${formatGiB(ev.peakMemoryBytes)} / ${formatGiB(ev.memoryLimitBytes)}).`
+          : `Kernel died (${reason}${ev.message ? `: ${ev.message}` : ''}).`;
+      await die(reason, message, {
+        ...(ev.peakMemoryBytes !== undefined ? { peakMemoryBytes: ev.peakMemoryBytes } : {}),
+        ...(ev.memoryLimitBytes !== undefined ? { memoryLimitBytes: ev.memoryLimitBytes } : {}),
+      });
+      return;
+    }
+    if (ev.kind === 'host-lost' && here) {
+      if (s.state === 'HIBERNATED') {
+        // The image is in object storage: the next restore goes to another host.
+        s.hostId = null;
+        s.apiUrl = null;
+        return;
+      }
+      if (s.state !== 'RUNNING' && s.state !== 'IDLE') return;
+      const lost = ev.hostId;
+      if (s.lastSnapshot) {
+        const at = s.lastSnapshot.at;
+        s.hostId = null;
+        s.apiUrl = null;
+        s.lastDeath = {
+          reason: 'host_lost',
+          message: `Host ${lost} was lost; the kernel was restored on another host from its snapshot of ${at} (later changes to variables are gone).`,
+          at: iso(Date.now()),
+        };
+        // DEAD for the moment it takes to restore elsewhere (ARCHITECTURE: host lost → DEAD → restore).
+        await moveTo('DEAD', 'host_lost');
+        const r = await restore(null, [lost]);
+        if (r.ok) return;
+      }
+      await die(
+        'host_lost',
+        `Kernel died (host ${lost} stopped responding${s.lastSnapshot ? ' and the snapshot could not be restored' : ', and there was no snapshot to restore'}).`,
+      );
+    }
+  }
+
+  async function shutDown(reason: string): Promise<void> {
+    if (s.hostId && s.state !== 'DEAD' && s.state !== 'EVICTED')
+      await tryActivity(() => host.terminateKernel(ref()));
+    await tryActivity(() => quick.deleteSnapshots({ kernelId: input.kernelId, keep: null }));
+    s.lastSnapshot = null;
+    await moveTo('ABSENT', reason);
+    s.hostId = null;
+    s.apiUrl = null;
+  }
+
+  if (s.generation === 0 && s.history.length === 0)
+    await publish({ type: 'KernelRequested', userId: input.userId });
+
+  for (;;) {
+    if (terminateRequested !== null) {
+      await shutDown(terminateRequested);
+      for (const p of pending.splice(0))
+        answers.set(p.id, { ok: false, message: 'the kernel was terminated' });
+      await condition(allHandlersFinished);
+      return snapshotNow();
+    }
+    if (hostEvents.length > 0) {
+      busy = true;
+      await onHostEvent(hostEvents.shift()!);
+      busy = false;
+      continue;
+    }
+    if (pending.length > 0) {
+      busy = true;
+      await serveEnsureRunning();
+      busy = false;
+      continue;
+    }
+    // An activity signal while IDLE wakes the kernel (it is still in memory).
+    if (s.state === 'IDLE' && s.lastActivityAt > s.enteredAt) {
+      await moveTo('RUNNING', 'activity');
+      continue;
+    }
+    const deadline = nextDeadline();
+    if (deadline !== null && Date.now() >= deadline) {
+      const t = timers();
+      const now = Date.now();
+      if (t.backgroundSnapshotAt !== null && now >= t.backgroundSnapshotAt) await backgroundSnapshot();
+      else if (t.idleAt !== null && now >= t.idleAt) await moveTo('IDLE', 'no activity');
+      else if (t.hibernateAt !== null && now >= t.hibernateAt) await hibernate();
+      else if (t.evictAt !== null && now >= t.evictAt) await evict();
+      continue;
+    }
+    // Bounded history: a kernel that lives for months continues as new between transitions.
+    const info = workflowInfo();
+    if (
+      (info.historyLength > policy.maxHistoryEvents || info.continueAsNewSuggested) &&
+      pending.length === 0 &&
+      !busy
+    ) {
+      await condition(allHandlersFinished);
+      if (pending.length === 0 && hostEvents.length === 0) {
+        s.generation += 1;
+        s.recentEventIds = [...seen];
+        await continueAsNew<typeof kernelLifecycle>({ ...input, carried: s });
+      }
+    }
+    const before = s.lastActivityAt;
+    const state = s.state;
+    const wake = () =>
+      terminateRequested !== null ||
+      hostEvents.length > 0 ||
+      pending.length > 0 ||
+      s.lastActivityAt !== before ||
+      s.state !== state;
+    if (deadline === null) await condition(wake);
+    else await condition(wake, Math.max(1, deadline - Date.now()));
+  }
+
+  function snapshotNow(): LifecycleSnapshot {
+    const t = timers();
+    return {
+      kernelId: input.kernelId,
+      notebookId: input.notebookId,
+      tier: input.tier,
+      state: s.state,
+      hostId: s.hostId,
+      hostApiUrl: s.apiUrl,
+      lastSnapshot: s.lastSnapshot,
+      timers: {
+        idleAt: t.idleAt === null ? null : iso(t.idleAt),
+        hibernateAt: t.hibernateAt === null ? null : iso(t.hibernateAt),
+        evictAt: t.evictAt === null ? null : iso(t.evictAt),
+        backgroundSnapshotAt: t.backgroundSnapshotAt === null ? null : iso(t.backgroundSnapshotAt),
+      },
+      lastDeath: s.lastDeath,
+      history: s.history,
+      queued,
+      policy,
+      generation: s.generation,
+    };
+  }
+}
