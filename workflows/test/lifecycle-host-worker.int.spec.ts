@@ -60,9 +60,11 @@ describe('kernel lifecycle on real host workers', () => {
   const handle = (k: string) => client.workflow.getHandle(kernelLifecycleWorkflowId(k));
   const ensure = (k: string, policy: Partial<LifecyclePolicy>, over: Record<string, unknown> = {}) => {
     if (!started.includes(k)) started.push(k);
+    // Only this run's two hosts qualify: other test files' host workers heartbeat on the same topic.
+    const labels = { itrun: run, ...((over.labels as Record<string, string> | undefined) ?? {}) };
     return ensureKernelRunning(
       client,
-      lifecycleInput(k, { policy, ...over }),
+      lifecycleInput(k, { policy, ...over, labels }),
       { userId: 'u-ada', reason: 'run' },
       taskQueue,
     );
@@ -99,12 +101,12 @@ describe('kernel lifecycle on real host workers', () => {
     writeFileSync(bundle, code);
     const volumes = mkdtempSync(join(tmpdir(), 'quire-lc-volumes-'));
     hostA = await hostWorkerProcess(`lc-a-${run}`, mkdtempSync(join(tmpdir(), 'quire-lc-a-')), {
-      QUIRE_HOST_LABELS: 'zone=a',
+      QUIRE_HOST_LABELS: `zone=a,itrun=${run}`,
       QUIRE_WARM_POOL_SIZE: '1',
       QUIRE_VOLUMES_DIR: volumes,
     });
     hostB = await hostWorkerProcess(`lc-b-${run}`, mkdtempSync(join(tmpdir(), 'quire-lc-b-')), {
-      QUIRE_HOST_LABELS: 'zone=b',
+      QUIRE_HOST_LABELS: `zone=b,itrun=${run}`,
       QUIRE_VOLUMES_DIR: volumes,
     });
     await Promise.all([hostA.proc.start(), hostB.proc.start()]);
