@@ -15,10 +15,10 @@ import { buildWebApp } from './e2e/web-build';
  * Screenshots of the main views land in .quire/screenshots.
  */
 jest.setTimeout(240_000);
-// Known flake, not yet fixed (issue #6 stays open for it): on a loaded machine a
-// large HTML output was once missing from its cell after the run finished. A
-// failed step is run again, its first failure logged; three failures fail the suite.
-jest.retryTimes(2, { logErrorsBeforeRetry: true });
+// A failed step is run again (QUIRE_E2E_RETRIES, default 2), its first failure
+// logged, so a flake shows in the log instead of hiding; three failures fail the
+// suite. Run with QUIRE_E2E_RETRIES=0 when hunting one.
+jest.retryTimes(Number(process.env.QUIRE_E2E_RETRIES ?? 2), { logErrorsBeforeRetry: true });
 
 const run = Date.now().toString(36);
 const cell = (n: number) => `[data-cell-index="${n}"]`;
@@ -148,7 +148,7 @@ describe('web editor (browser, real services)', () => {
     await b.goto(`/notebooks/${notebook.id}`);
     await b.locator(`${cell(1)} .cm-content`).waitFor();
 
-    await a.locator(`${cell(1)} .cm-content`).click();
+    await settledClick(a.locator(`${cell(1)} .cm-content`));
     await a.keyboard.type('import time\ntime.sleep(4)\nprint("alice done")');
     await b
       .locator(`${cell(1)} .cm-content`)
@@ -156,10 +156,10 @@ describe('web editor (browser, real services)', () => {
       .waitFor();
 
     // Bob adds a cell below and types; Alice sees it.
-    await b.locator(`${cell(1)} .cm-content`).click();
+    await settledClick(b.locator(`${cell(1)} .cm-content`));
     await b.keyboard.press('Escape');
     await b.keyboard.press('b');
-    await b.locator(`${cell(2)} .cm-content`).click();
+    await settledClick(b.locator(`${cell(2)} .cm-content`));
     await b.keyboard.type('print("bob done")');
     await a
       .locator(`${cell(2)} .cm-content`)
@@ -168,7 +168,7 @@ describe('web editor (browser, real services)', () => {
 
     // Remote cursors with names, and avatars of who is here.
     await a.locator('.cm-ySelectionInfo', { hasText: 'Bob Roe' }).waitFor({ state: 'attached' });
-    await a.locator(`${cell(1)} .cm-content`).click();
+    await settledClick(a.locator(`${cell(1)} .cm-content`));
     await b.locator('.cm-ySelectionInfo', { hasText: 'Alice Doe' }).waitFor({ state: 'attached' });
     await a.locator('.presence .avatar[data-user-name="Bob Roe"]').waitFor();
     await b.locator('.presence .avatar[data-user-name="Alice Doe"]').waitFor();
@@ -176,11 +176,11 @@ describe('web editor (browser, real services)', () => {
   });
 
   it('runs both cells: the second is queued behind the first, both see both outputs and who ran them', async () => {
-    await a.locator(`${cell(1)} .cm-content`).click();
+    await settledClick(a.locator(`${cell(1)} .cm-content`));
     await a.keyboard.press('Shift+Enter');
     // Bob runs his cell while Alice's is still running (it sleeps 4 s).
     await a.locator('[data-testid="queue-message"]').waitFor({ timeout: 60_000 });
-    await b.locator(`${cell(2)} .cm-content`).click();
+    await settledClick(b.locator(`${cell(2)} .cm-content`));
     await b.keyboard.press('Control+Enter');
     const queued = b.locator('[data-testid="queue-message"]', {
       hasText: 'Alice Doe is running cell 1; your run is queued — position 1',
@@ -286,24 +286,26 @@ describe('web editor (browser, real services)', () => {
       .locator('#big')
       .textContent();
     expect(text?.length).toBe('quire '.length * 60000);
+    // The frame grows to its content once it has laid it out (a message from the
+    // frame); wait for that, so the next step's clicks do not race the layout shift.
+    await a.waitForFunction(
+      (sel) => ((document.querySelector(sel) as HTMLElement | null)?.offsetHeight ?? 0) > 1000,
+      `${cell(n)} iframe.output-html`,
+    );
   });
 
-  // FIXME(#6): fails when it runs after the large-output step above ("Z" after
-  // "D D" does not bring the cell back; seen 2026-11-22 in 3 of the last 4 local
-  // runs, never when the large output was not expanded). Per-user undo itself is
-  // covered by test/notebook-model.spec.ts; this browser step is off until fixed.
-  test.skip('undo (Z) brings back my deleted cell and never undoes a collaborator', async () => {
+  it('undo (Z) brings back my deleted cell and never undoes a collaborator', async () => {
     const before = await a.locator('section.cell').count();
     const n = await appendCell(a, 'x_undo = 1');
     // (Bob's page matches the whole cell: far from his viewport it shows the source without an editor.)
     await b.locator(`${cell(n)}`, { hasText: 'x_undo = 1' }).waitFor();
     // Bob edits cell 1 meanwhile.
-    await b.locator(`${cell(1)} .cm-content`).click();
+    await settledClick(b.locator(`${cell(1)} .cm-content`));
     await b.keyboard.press('Control+End');
     await b.keyboard.type('\n# bob was here');
     await a.locator(`${cell(1)} .cm-content`, { hasText: '# bob was here' }).waitFor();
     // Alice deletes her cell with D D in command mode, then Z.
-    await a.locator(`${cell(n)} .cm-content`).click();
+    await settledClick(a.locator(`${cell(n)} .cm-content`));
     await a.keyboard.press('Escape');
     await a.keyboard.press('d');
     await a.keyboard.press('d');
@@ -319,7 +321,7 @@ describe('web editor (browser, real services)', () => {
     // Clean up for the tests after this one.
     while ((await a.locator('section.cell').count()) > before) {
       const count = await a.locator('section.cell').count();
-      await a.locator(`${cell(count)} .cm-content`).click();
+      await settledClick(a.locator(`${cell(count)} .cm-content`));
       await a.keyboard.press('Escape');
       await a.keyboard.press('d');
       await a.keyboard.press('d');
@@ -403,7 +405,7 @@ describe('web editor (browser, real services)', () => {
     await page.keyboard.press('d');
     await page.keyboard.press('d');
     // Live: Alice's edit arrives; Carol's keys changed nothing anywhere.
-    await a.locator(`${cell(1)} .cm-content`).click();
+    await settledClick(a.locator(`${cell(1)} .cm-content`));
     await a.keyboard.press('Control+End');
     await a.keyboard.type('\n# seen by carol');
     await editor.filter({ hasText: '# seen by carol' }).waitFor();
@@ -417,12 +419,12 @@ describe('web editor (browser, real services)', () => {
     await aliceCtx.setOffline(true);
     // The doc connection drops; the banner says so.
     await a.locator('[data-testid="reconnecting-banner"]').waitFor({ timeout: 30_000 });
-    await a.locator(`${cell(2)} .cm-content`).click();
+    await settledClick(a.locator(`${cell(2)} .cm-content`));
     await a.keyboard.press('End');
     await a.keyboard.type('  # typed offline by alice');
     await screenshot(a, '07-offline-banner');
     // Bob keeps editing online meanwhile.
-    await b.locator(`${cell(1)} .cm-content`).click();
+    await settledClick(b.locator(`${cell(1)} .cm-content`));
     await b.keyboard.press('Control+End');
     await b.keyboard.type('\n# bob online');
     await aliceCtx.setOffline(false);
@@ -434,7 +436,7 @@ describe('web editor (browser, real services)', () => {
   });
 
   it('loses nothing when doc-sync crashes (kill -9) while someone types', async () => {
-    await a.locator(`${cell(2)} .cm-content`).click();
+    await settledClick(a.locator(`${cell(2)} .cm-content`));
     await a.keyboard.press('Control+End');
     await a.keyboard.type('\n# before crash');
     await b.locator(`${cell(2)} .cm-content`, { hasText: '# before crash' }).waitFor();
@@ -523,7 +525,7 @@ describe('web editor (browser, real services)', () => {
     await screenshot(a, '10-imported-notebook');
 
     // Edit, then restore the imported version: the edit is undone for everyone, as a new version.
-    await a.locator(`${cell(2)} .cm-content`).click();
+    await settledClick(a.locator(`${cell(2)} .cm-content`));
     await a.keyboard.press('Control+End');
     await a.keyboard.type('\n# edited after import');
     await a.locator(`${cell(2)} .cm-content`, { hasText: '# edited after import' }).waitFor();
@@ -582,13 +584,26 @@ async function streamText(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * Scrolls to an element, lets two frames pass, then clicks it. A sandboxed
+ * HTML output is an out-of-process frame in Chromium whose hit-test region
+ * trails a scroll of the page by a frame or so: a click sent right after the
+ * scroll can land in a tall output that was there before (seen with the
+ * 4000 px large-output frame: the "+ Code" click never reached the page).
+ */
+async function settledClick(target: import('playwright-core').Locator): Promise<void> {
+  await target.scrollIntoViewIfNeeded();
+  await target.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await target.click();
+}
+
 /** Adds a code cell at the end with the add button, types `code` and runs it with Shift-Enter. */
 async function appendCell(page: Page, code: string): Promise<number> {
   const before = await page.locator('section.cell').count();
-  await page.getByRole('button', { name: '+ Code' }).click();
+  await settledClick(page.getByRole('button', { name: '+ Code' }));
   const content = page.locator(`[data-cell-index="${before + 1}"] .cm-content`);
   await content.waitFor();
-  await content.click();
+  await settledClick(content);
   // Typed line by line: CodeMirror's auto-indent would otherwise double the indentation.
   for (const [i, line] of code.split('\n').entries()) {
     if (i > 0) {

@@ -1,4 +1,4 @@
-import { useEffect, useId, useMemo, useState } from 'react';
+import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import type * as Y from 'yjs';
 import { api } from '../api/gateway-client';
 import { formatBytes, outputView, type OutputView } from './output-model';
@@ -106,8 +106,11 @@ export function AnsiText({ text, className }: { text: string; className: string 
 function HtmlFrame({ html }: { html: string }) {
   const id = useId();
   const [height, setHeight] = useState(40);
+  const frame = useRef<HTMLIFrameElement>(null);
   useEffect(() => {
     const onMessage = (e: MessageEvent) => {
+      // Only this frame may size itself (another output's frame could post the same shape).
+      if (e.source !== frame.current?.contentWindow) return;
       const d = e.data as { quireFrame?: string; height?: number } | null;
       if (d && d.quireFrame === id && typeof d.height === 'number')
         setHeight(Math.min(4000, Math.ceil(d.height) + 4));
@@ -117,6 +120,7 @@ function HtmlFrame({ html }: { html: string }) {
   }, [id]);
   return (
     <iframe
+      ref={frame}
       className="output-html"
       title="HTML output"
       sandbox="allow-scripts allow-popups"
