@@ -25,6 +25,19 @@ describe('queue message', () => {
     expect(queueMessage(q, 'alice', cellNumber)).toBe('You are running cell 7; 1 more queued');
   });
 
+  it('says the head of the queue waits while the kernel starts or restores, not that it runs', () => {
+    const q = [entry(0, 'alice', 'Alice', 'c7'), entry(1, 'bob', 'Bob', 'c2')];
+    expect(queueMessage(q, 'alice', cellNumber, 'restoring')).toBe(
+      'Your run of cell 7 starts when the kernel is ready; 1 more queued',
+    );
+    expect(queueMessage(q, 'bob', cellNumber, 'starting')).toBe(
+      'Alice’s run of cell 7 starts when the kernel is ready; your run is queued — position 1',
+    );
+    expect(queueMessage(q, 'bob', cellNumber, 'idle')).toBe(
+      'Alice is running cell 7; your run is queued — position 1',
+    );
+  });
+
   it('counts several of my queued runs', () => {
     const q = [entry(0, 'alice', 'Alice', 'c7'), entry(1, 'bob', 'Bob', 'c2'), entry(2, 'bob', 'Bob', 'c3')];
     expect(queueMessage(q, 'bob', cellNumber)).toBe(

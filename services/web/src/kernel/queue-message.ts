@@ -1,14 +1,17 @@
-import type { QueueEntry } from '@quire/contracts';
+import type { KernelStatus, QueueEntry } from '@quire/contracts';
 
 /**
  * The sentence a collaborator reads about the execute queue, e.g.
  * "Alice is running cell 7; your run is queued — position 1". Cells are
  * numbered 1-based in notebook order, as people count them on screen.
+ * While the kernel is still starting or restoring, the head of the queue is
+ * waiting for it, not running, and the sentence says so.
  */
 export function queueMessage(
   entries: readonly QueueEntry[],
   myUserId: string,
   cellNumber: (cellId: string) => number | null,
+  kernelState: KernelStatus['state'] = 'busy',
 ): string | null {
   if (entries.length === 0) return null;
   const sorted = [...entries].sort((a, b) => a.position - b.position);
@@ -20,12 +23,16 @@ export function queueMessage(
   };
 
   const parts: string[] = [];
-  if (running) {
+  const kernelUp = kernelState === 'idle' || kernelState === 'busy';
+  if (running && kernelUp) {
     parts.push(
       running.userId === myUserId
         ? `You are running ${cell(running.cellId)}`
         : `${running.userName} is running ${cell(running.cellId)}`,
     );
+  } else if (running) {
+    const whose = running.userId === myUserId ? 'your' : `${running.userName}’s`;
+    parts.push(`${whose} run of ${cell(running.cellId)} starts when the kernel is ready`);
   }
   if (mine.length === 1) {
     parts.push(`your run is queued — position ${mine[0]!.position}`);

@@ -313,7 +313,7 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
     },
     [conn.doc],
   );
-  const queueText = queueMessage(kernel.queue, conn.user.id, cellNumber);
+  const queueText = queueMessage(kernel.queue, conn.user.id, cellNumber, kernel.status?.state);
   const others = uniqueUsers(presence).filter((u) => u.clientId !== conn.doc.clientID);
   const reconnecting = docState.status === 'reconnecting' || offline;
 
