@@ -1,95 +1,70 @@
 /**
  * Editor open: time from navigating to a notebook URL to an editable first
- * cell (the first code cell's CodeMirror contenteditable and the document
- * synced from doc-sync; that all 200 cells then render is checked, not timed),
- * for a 200-cell notebook, in Debian's Chromium through the
- * real gateway (serving the production build) and doc-sync.
+ * cell (the first code cell's CodeMirror contenteditable holding the
+ * notebook's content; for Quire also the document synced from doc-sync; that
+ * all cells then render is checked, not timed), for a 200-cell notebook, in
+ * Debian's Chromium, side by side in one run with one browser:
+ *
+ *  - quire: the real gateway (serving the production build) and doc-sync;
+ *  - jupyterlab (the peer): stock JupyterLab from a pinned venv, the same
+ *    notebook as an .ipynb, no kernel started (see jupyterlab-peer.ts).
  *
  *  - cold: a fresh browser context per load (no HTTP cache, no IndexedDB copy);
- *  - warm: reloads in one context (assets cached, the IndexedDB copy present).
+ *  - warm: reloads in one context (assets cached; Quire's IndexedDB copy present).
  *
- * Peer: the issue suggests JupyterLab; it is not installed on this machine
- * (no JupyterLab in the registry mirror's cached env), so there is none.
+ * Loads alternate between the editors (which one goes first alternates too),
+ * so both see the same machine. One unmeasured load of each first.
  *
  *   eval "$(npm run -s quire -- env)"
- *   npm run -w @quire/load-tests bench:editor-open [-- --loads 30 --warm-loads 30 --cells 200]
+ *   npm run -w @quire/load-tests bench:editor-open [-- --loads 30 --warm-loads 30 --cells 200 --peer jupyterlab|none]
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { numberArgs } from '../lib/args';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { saveResults } from '../lib/report';
-import { machine, ms, requireEnv, summarize, table } from '../lib/stats';
+import { machine, ms, requireEnv, summarize, table, type Summary } from '../lib/stats';
+import { parseEditorOpenArgs } from './bench-options';
+import { firstCodeLine, openOnce, type EditorTarget } from './editor-target';
+import { startJupyterLab } from './jupyterlab-peer';
+import { ensureJupyterLabVenv } from './jupyterlab-venv';
 import { bigNotebook } from './notebook-fixture';
-import { buildWeb, freePort, startProc, stopProc, type Proc } from './services';
+import { startQuire } from './quire-target';
 
 const GOAL_MS = 1500;
+const VIEWPORT = { width: 1280, height: 860 };
+
+async function newPage(browser: Browser, target: EditorTarget): Promise<[BrowserContext, Page]> {
+  const ctx = await browser.newContext({ viewport: VIEWPORT });
+  await target.prepare(ctx);
+  const page = await ctx.newPage();
+  // Neither editor should ask before unloading; if one does, leave rather than hang.
+  page.on('dialog', (d) => void d.accept());
+  return [ctx, page];
+}
+
+interface Samples {
+  cold: number[];
+  warm: number[];
+  coldPhases: Record<string, number[]>;
+  warmPhases: Record<string, number[]>;
+}
 
 async function main(): Promise<number> {
-  const sc = numberArgs({ loads: 30, warmLoads: 30, cells: 200 });
+  const sc = parseEditorOpenArgs(process.argv.slice(2));
   const stateDir = requireEnv('QUIRE_STATE_DIR');
   requireEnv('QUIRE_POSTGRES_URL');
   const log = (l: string) => process.stderr.write(`${l}\n`);
   const atStart = machine();
   log(`editor-open: ${JSON.stringify(sc)} on ${atStart}`);
   const logDir = join(stateDir, 'bench', 'editor-open-logs');
-  let docSync: Proc | undefined;
-  let gateway: Proc | undefined;
+  const notebook = bigNotebook(sc.cells);
+  // Installed (once, cached) before anything starts, so a pip failure costs nothing else.
+  const venv = sc.peer === 'jupyterlab' ? ensureJupyterLabVenv(log) : undefined;
+  const targets: EditorTarget[] = [];
   let browser: Browser | undefined;
-  let dist: string | undefined;
   try {
-    dist = await buildWeb();
-    const [gw, ds] = [await freePort(), await freePort()];
-    docSync = await startProc(
-      'doc-sync',
-      'services/doc-sync/src/main.ts',
-      ds,
-      {
-        QUIRE_DOC_SYNC_PORT: String(ds),
-        QUIRE_ALLOWED_ORIGINS: `http://127.0.0.1:${gw}`,
-        QUIRE_DOC_SYNC_PUBLISH: 'false',
-      },
-      logDir,
-    );
-    gateway = await startProc(
-      'gateway',
-      'services/gateway/src/main.ts',
-      gw,
-      {
-        QUIRE_GATEWAY_PORT: String(gw),
-        QUIRE_DOC_SYNC_URL: docSync.url,
-        QUIRE_KERNEL_PROVIDER: 'direct',
-        // Opening a notebook needs no kernel; nothing listens here.
-        QUIRE_HOST_WORKER_URL: 'http://127.0.0.1:9',
-        QUIRE_WEB_DIST: dist,
-      },
-      logDir,
-    );
-    const base = gateway.url;
-    const email = `bench-${Date.now()}@example.com`;
-    const auth = (await (
-      await fetch(`${base}/api/auth/signup`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ email, name: 'Bench User', password: 'benchmark-password' }),
-      })
-    ).json()) as { token: string; expiresAt: string; user: unknown; org: unknown };
-    const imported = await fetch(`${base}/api/notebooks/import?title=bench-${sc.cells}-cells`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${auth.token}` },
-      body: JSON.stringify(bigNotebook(sc.cells)),
-    });
-    if (imported.status !== 201)
-      throw new Error(`import failed: ${imported.status} ${await imported.text()}`);
-    const nb = (await imported.json()) as { id: string };
-    const session = JSON.stringify({
-      token: auth.token,
-      expiresAt: auth.expiresAt,
-      user: auth.user,
-      org: auth.org,
-    });
-    const url = `${base}/notebooks/${nb.id}`;
-
+    targets.push(await startQuire(notebook, sc.cells, logDir, log));
+    if (venv) targets.push(await startJupyterLab(venv, notebook, logDir, log, firstCodeLine(notebook)));
     browser = await chromium.launch({
       executablePath: process.env.QUIRE_CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: [
@@ -102,106 +77,109 @@ async function main(): Promise<number> {
         '--disable-dev-shm-usage',
       ],
     });
-    let phases: Record<string, number[]> = {};
-    const openOnce = async (page: import('playwright-core').Page, reload: boolean): Promise<number> => {
-      if (reload) await page.reload({ waitUntil: 'commit' });
-      else await page.goto(url, { waitUntil: 'commit' });
-      // performance.now() counts from this navigation's start.
-      const handle = await page.waitForFunction(
-        () => {
-          // The first cell is markdown (rendered); the first code cell must take typing.
-          const el = document.querySelector('section.cell-code .cm-content');
-          const ready = document.querySelector('.cells[data-ready="true"]');
-          return el && el.getAttribute('contenteditable') === 'true' && ready ? performance.now() : false;
-        },
-        undefined,
-        { polling: 'raf', timeout: 30_000 },
-      );
-      const t = (await handle.jsonValue()) as number;
-      const marks = await page.evaluate(() => {
-        const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
-        const m: Record<string, number> = { html: nav?.responseEnd ?? NaN };
-        for (const e of performance.getEntriesByType('mark'))
-          if (e.name.startsWith('quire:')) m[e.name.slice(6)] ??= e.startTime;
-        return m;
-      });
-      for (const [k, v] of Object.entries(marks)) (phases[k] ??= []).push(v);
-      // Not timed: every cell does render (the editor renders them progressively).
-      await page.waitForFunction((n) => document.querySelectorAll('section.cell').length === n, sc.cells, {
-        timeout: 30_000,
-      });
-      const first = await page.locator('[data-cell-index="1"]').textContent();
-      if (!first?.includes('Step 1')) throw new Error(`the first cell is not the notebook's: ${first}`);
-      return t;
-    };
-    // One unmeasured load warms doc-sync (document loaded into memory) and the gateway.
-    {
-      const ctx = await browser.newContext();
-      await ctx.addInitScript((s) => localStorage.setItem('quire.session', s), session);
-      await openOnce(await ctx.newPage(), false);
+    const samples = new Map<string, Samples>(
+      targets.map((t) => [t.name, { cold: [], warm: [], coldPhases: {}, warmPhases: {} }]),
+    );
+    const s = (t: EditorTarget) => samples.get(t.name)!;
+    /** Both editors in turn, the first one alternating with `i`. */
+    const inTurn = (i: number) => (i % 2 === 0 ? targets : [...targets].reverse());
+
+    // One unmeasured load each: doc-sync holds the document in memory, the servers are warm.
+    // Its screenshot shows what was measured.
+    const shots = join(stateDir, 'bench', 'editor-open-screenshots');
+    mkdirSync(shots, { recursive: true });
+    for (const t of targets) {
+      const [ctx, page] = await newPage(browser, t);
+      await openOnce(t, page, false, sc.cells, {});
+      await page.screenshot({ path: join(shots, `${t.name}.png`) });
       await ctx.close();
     }
-    phases = {};
-    const cold: number[] = [];
+    log(`screenshots: ${shots}`);
     for (let i = 0; i < sc.loads; i++) {
-      const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-      await ctx.addInitScript((s) => localStorage.setItem('quire.session', s), session);
-      cold.push(await openOnce(await ctx.newPage(), false));
-      await ctx.close();
+      for (const t of inTurn(i)) {
+        const [ctx, page] = await newPage(browser, t);
+        s(t).cold.push(await openOnce(t, page, false, sc.cells, s(t).coldPhases));
+        await ctx.close();
+      }
     }
-    const coldPhases = phases;
-    phases = {};
-    const warm: number[] = [];
-    {
-      const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-      await ctx.addInitScript((s) => localStorage.setItem('quire.session', s), session);
-      const page = await ctx.newPage();
-      await openOnce(page, false);
-      for (let i = 0; i < sc.warmLoads; i++) warm.push(await openOnce(page, true));
-      await ctx.close();
+    log(`cold loads done (${sc.loads} each)`);
+    const warmPages = new Map<string, [BrowserContext, Page]>();
+    for (const t of targets) {
+      const [ctx, page] = await newPage(browser, t);
+      await openOnce(t, page, false, sc.cells, {}); // fills the cache (and Quire's IndexedDB copy)
+      warmPages.set(t.name, [ctx, page]);
     }
-    const rows: [string, ReturnType<typeof summarize>][] = [
-      ['cold (new context: no cache, no IndexedDB)', summarize(cold)],
-      ['warm (reload: cached assets + IndexedDB copy)', summarize(warm)],
-    ];
-    const coldP99 = rows[0]![1].p99;
-    const order = ['html', 'app-start', 'session', 'connect', 'local-copy', 'doc-synced'];
-    const phaseRows = (
-      p: Record<string, number[]>,
-      label: string,
-    ): [string, ReturnType<typeof summarize>][] =>
-      order.filter((k) => p[k]?.length).map((k) => [`${label}: ${k}`, summarize(p[k]!)]);
+    for (let i = 0; i < sc.warmLoads; i++) {
+      for (const t of inTurn(i)) {
+        const page = warmPages.get(t.name)![1];
+        s(t).warm.push(await openOnce(t, page, true, sc.cells, s(t).warmPhases));
+      }
+    }
+    for (const [ctx] of warmPages.values()) await ctx.close();
+    log(`warm loads done (${sc.warmLoads} each)`);
+
+    const sum = new Map(
+      targets.map((t) => [t.name, { cold: summarize(s(t).cold), warm: summarize(s(t).warm) }]),
+    );
+    const rows: [string, Summary][] = [];
+    for (const kind of ['cold', 'warm'] as const)
+      for (const t of targets)
+        rows.push([
+          `${t.name} ${kind === 'cold' ? 'cold (new context, nothing cached)' : 'warm (reload in one context)'}`,
+          sum.get(t.name)![kind],
+        ]);
+    const phaseRows: [string, Summary][] = [];
+    for (const t of targets)
+      for (const kind of ['cold', 'warm'] as const) {
+        const p = kind === 'cold' ? s(t).coldPhases : s(t).warmPhases;
+        for (const k of t.phaseOrder)
+          if (p[k]?.length) phaseRows.push([`${t.name} ${kind}: ${k}`, summarize(p[k])]);
+      }
+    const quire = sum.get('quire')!;
+    const lab = sum.get('jupyterlab');
+    const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
+    const ratioRows = lab
+      ? [
+          '| Quire / JupyterLab | p50 | p95 | p99 |',
+          '|---|---:|---:|---:|',
+          ...(['cold', 'warm'] as const).map(
+            (k) =>
+              `| ${k} | ${ratio(quire[k].p50, lab[k].p50)} | ${ratio(quire[k].p95, lab[k].p95)} | ${ratio(quire[k].p99, lab[k].p99)} |`,
+          ),
+        ]
+      : ['peer: none (--peer none)'];
+    const coldP99 = quire.cold.p99;
     const out = [
       `editor open → editable first cell, ${sc.cells}-cell notebook, ${new Date().toISOString()}`,
       `machine at start: ${atStart}`,
       `machine at end:   ${machine()}`,
+      `loads alternate between editors; ${sc.loads} cold + ${sc.warmLoads} warm each`,
       '',
       table(rows, ['p50', 'p95', 'p99', 'max', 'mean']),
       '',
-      'where the time goes (ms since navigation start at each step; html = document received,',
-      'app-start = bundle parsed and run, session = GET /session answered, doc-synced = doc-sync sync done):',
+      ...ratioRows,
       '',
-      table([...phaseRows(coldPhases, 'cold'), ...phaseRows(phases, 'warm')], ['p50', 'p99']),
+      'where the time goes (ms since navigation start at each step):',
+      ...targets.map((t) => `- ${t.name}: ${t.phaseLegend}`),
       '',
-      `goal < ${GOAL_MS} ms: cold p99 ${ms(coldP99)} ms — ${coldP99 < GOAL_MS ? 'meets it' : 'MISSES it'}`,
-      'peer: none (JupyterLab is not installed here)',
+      table(phaseRows, ['p50', 'p99']),
+      '',
+      `goal < ${GOAL_MS} ms: Quire cold p99 ${ms(coldP99)} ms — ${coldP99 < GOAL_MS ? 'meets it' : 'MISSES it'}`,
+      '',
+      ...targets.map((t) => `- ${t.name}: ${t.describe}`),
     ].join('\n');
     process.stdout.write(`${out}\n`);
     const file = saveResults('editor-open', {
       scenario: sc,
-      cold,
-      warm,
-      coldPhases,
-      warmPhases: phases,
-      machine: atStart,
+      machine: { atStart, atEnd: machine() },
+      targets: targets.map((t) => ({ name: t.name, describe: t.describe, ...s(t) })),
     });
     if (file) log(`raw results: ${file}`);
     return 0;
   } finally {
     await browser?.close().catch(() => undefined);
-    await stopProc(gateway);
-    await stopProc(docSync);
-    if (dist) rmSync(dist, { recursive: true, force: true });
+    for (const t of targets.reverse())
+      await t.close().catch((e: Error) => log(`closing ${t.name}: ${e.message}`));
   }
 }
 
