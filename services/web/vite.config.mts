@@ -14,6 +14,9 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: true,
     chunkSizeWarningLimit: 2000,
+    rollupOptions: {
+      treeshake: { moduleSideEffects: (id: string) => !id.includes('/contracts/src/') },
+    },
   },
   server: {
     // `npm run dev -w @quire/web`: API and WebSockets go to a running gateway.

@@ -523,6 +523,11 @@ describe('web editor (browser, real services)', () => {
     await a.locator('.markdown.rendered h1', { hasText: 'Imported title' }).waitFor();
     await a.locator(`${cell(2)} .outputs`, { hasText: 'from file' }).waitFor();
     await screenshot(a, '10-imported-notebook');
+    // Double-click edits a markdown cell; markdown highlighting (a lazily loaded chunk) arrives.
+    await a.locator('.markdown.rendered h1').dblclick();
+    await a.locator(`${cell(1)} .cm-content[data-language="markdown"]`).waitFor();
+    await a.keyboard.press('Escape');
+    await a.locator('.markdown.rendered h1', { hasText: 'Imported title' }).waitFor();
 
     // Edit, then restore the imported version: the edit is undone for everyone, as a new version.
     await settledClick(a.locator(`${cell(2)} .cm-content`));

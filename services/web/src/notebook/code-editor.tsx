@@ -5,7 +5,6 @@ import {
   completionKeymap,
 } from '@codemirror/autocomplete';
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
-import { markdown } from '@codemirror/lang-markdown';
 import { python } from '@codemirror/lang-python';
 import {
   bracketMatching,
@@ -13,7 +12,7 @@ import {
   indentOnInput,
   syntaxHighlighting,
 } from '@codemirror/language';
-import { EditorState, Prec, type Extension } from '@codemirror/state';
+import { Compartment, EditorState, Prec } from '@codemirror/state';
 import {
   drawSelection,
   EditorView,
@@ -74,8 +73,9 @@ export function CodeEditor(props: CodeEditorProps) {
         })),
       ),
     );
-    const lang: Extension =
-      props.language === 'python' ? python() : props.language === 'markdown' ? markdown() : [];
+    // Markdown support (with HTML, JavaScript and CSS inside it) is a separate
+    // chunk, loaded when a markdown cell is first edited: most opens never need it.
+    const lang = new Compartment();
     const view = new EditorView({
       parent: host.current!,
       state: EditorState.create({
@@ -97,7 +97,7 @@ export function CodeEditor(props: CodeEditorProps) {
             indentWithTab,
             ...defaultKeymap,
           ]),
-          lang,
+          lang.of(props.language === 'python' ? python() : []),
           placeholder(props.language === 'markdown' ? 'Markdown' : ''),
           EditorState.readOnly.of(props.readOnly),
           EditorView.editable.of(!props.readOnly),
@@ -110,7 +110,14 @@ export function CodeEditor(props: CodeEditorProps) {
     });
     viewRef.current = view;
     if (props.autoFocus) view.focus();
+    let destroyed = false;
+    if (props.language === 'markdown')
+      void loadMarkdown().then(
+        (ext) => !destroyed && view.dispatch({ effects: lang.reconfigure(ext) }),
+        () => undefined, // offline after the app loaded: the cell stays editable, without highlighting
+      );
     return () => {
+      destroyed = true;
       view.destroy();
       viewRef.current = null;
     };
@@ -122,6 +129,13 @@ export function CodeEditor(props: CodeEditorProps) {
   }, [props.autoFocus]);
 
   return <div className="cm-host" ref={host} />;
+}
+
+let markdownSupport: Promise<import('@codemirror/state').Extension> | null = null;
+function loadMarkdown() {
+  markdownSupport ??= import('@codemirror/lang-markdown').then((m) => m.markdown());
+  markdownSupport.catch(() => (markdownSupport = null));
+  return markdownSupport;
 }
 
 function splitKey(key: string): [string[], string] {
