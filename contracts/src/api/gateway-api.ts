@@ -12,7 +12,11 @@ import type { NotebookVersion } from './doc-sync-api';
  *   POST   /api/auth/signup                         SignupRequest → AuthResponse (201)
  *   POST   /api/auth/login                          LoginRequest → AuthResponse
  *   GET    /api/me                                  → MeResponse
- *   POST   /api/org/invites                         → OrgInviteResponse (org admins; single use, 7 days)
+ *   POST   /api/org/invites                         CreateOrgInviteRequest (optional) → OrgInviteResponse (201; org admins; single use, 7 days)
+ *   GET    /api/org/members                         → OrgMembersResponse (org admins: members and pending invites)
+ *   GET    /api/org/invites/:token                  → OrgInvitePreview (public: the token is the secret; 404 auth.invite_invalid when used/expired)
+ *   DELETE /api/org/invites/:token                  → 204 (org admins; revokes a pending invite of their org)
+ *   POST   /api/org/invites/:token/accept           → AuthResponse (a signed-in user joins the invite's org; the token is for that org)
  *   GET    /api/notebooks                           → ListNotebooksResponse (the ones I can open)
  *   POST   /api/notebooks                           CreateNotebookRequest → NotebookSummary (201)
  *   POST   /api/notebooks/import                    nbformat 4 JSON (body), `?title=` optional → NotebookSummary (201)
@@ -41,6 +45,12 @@ export const GATEWAY_ROUTES = {
   signup: '/api/auth/signup',
   login: '/api/auth/login',
   me: '/api/me',
+  orgMembers: '/api/org/members',
+  orgInvites: '/api/org/invites',
+  orgInvite: (token: string) => `/api/org/invites/${encodeURIComponent(token)}`,
+  acceptOrgInvite: (token: string) => `/api/org/invites/${encodeURIComponent(token)}/accept`,
+  /** The web page an invite link opens (signs up or signs in, then joins). */
+  joinPage: (token: string) => `/join/${encodeURIComponent(token)}`,
   notebooks: '/api/notebooks',
   importNotebook: '/api/notebooks/import',
   notebook: (id: string) => `/api/notebooks/${encodeURIComponent(id)}`,
@@ -95,9 +105,55 @@ export interface AuthResponse {
   org: OrgDto;
 }
 
+export type OrgRole = OrgDto['role'];
+
+/** Body of POST /api/org/invites; an empty body = an open member invite (anyone with the link). Added compatibly. */
+export const CreateOrgInviteRequest = z.object({
+  /** Only this person may use the invite (signing up or signing in with this email). */
+  email: email.optional(),
+  role: z.enum(['admin', 'member']).default('member'),
+});
+export type CreateOrgInviteRequest = z.input<typeof CreateOrgInviteRequest>;
+
 export interface OrgInviteResponse {
   invite: string;
   expiresAt: string;
+  /** Added compatibly: who may use it (null: anyone with the link), the role it grants, the link to send. */
+  email: string | null;
+  role: OrgRole;
+  /** Absolute URL of the join page (GATEWAY_ROUTES.joinPage) on this gateway's public origin. */
+  url: string;
+}
+
+/** What the join page shows before anyone signs in: who invites you where, and for which email. */
+export interface OrgInvitePreview {
+  orgName: string;
+  invitedBy: string;
+  email: string | null;
+  role: OrgRole;
+  expiresAt: string;
+}
+
+export interface OrgMemberDto {
+  userId: string;
+  email: string;
+  name: string;
+  role: OrgRole;
+}
+
+export interface PendingOrgInvite {
+  invite: string;
+  email: string | null;
+  role: OrgRole;
+  url: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface OrgMembersResponse {
+  org: OrgDto;
+  members: OrgMemberDto[];
+  invites: PendingOrgInvite[];
 }
 
 export interface MeResponse {

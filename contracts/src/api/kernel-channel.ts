@@ -52,6 +52,11 @@ export type KernelChannelServerMessage =
   | { type: 'hello'; notebookId: string; userId: string; role: 'owner' | 'editor' | 'runner' | 'viewer' }
   | { type: 'ack'; requestId: string; executionIds?: string[] }
   | { type: 'error'; requestId: string | null; code: string; message: string }
+  /**
+   * `memory`: the kernel sandbox's cgroup reading (used and limit bytes), sent
+   * again when it moves by 1 MiB or more (read every few seconds while someone
+   * watches); null while the kernel is not running or no reading is available.
+   */
   | { type: 'kernel_status'; status: KernelStatus; memory: { usedBytes: number; limitBytes: number } | null }
   | { type: 'queue'; entries: QueueEntry[] }
   | { type: 'iopub'; executionId: string; cellId: string; msgType: string; content: Record<string, unknown> }

@@ -20,6 +20,8 @@ import { KernelSessions } from './kernels/kernel-sessions';
 import { KernelStatusFeed } from './kernels/kernel-status-feed';
 import { LifecycleKernelProvider } from './kernels/lifecycle-kernel-provider';
 import { NotebooksController } from './notebooks/notebooks.controller';
+import { OrgController } from './org/org.controller';
+import { OrgRepository } from './org/org.repository';
 import { NotebooksRepository } from './notebooks/notebooks.repository';
 import { PlatformClients } from './platform/platform-clients';
 import { PlatformStatusController } from './platform/platform-status.controller';
@@ -30,7 +32,13 @@ import { ExecEventsPublisher } from './events/exec-events.publisher';
 
 @Module({
   imports: [HealthModule],
-  controllers: [AuthController, NotebooksController, JupyterApiController, PlatformStatusController],
+  controllers: [
+    AuthController,
+    OrgController,
+    NotebooksController,
+    JupyterApiController,
+    PlatformStatusController,
+  ],
   providers: [
     BodyLimits,
     { provide: GATEWAY_CONFIG, useFactory: () => loadGatewayConfig() },
@@ -49,6 +57,11 @@ import { ExecEventsPublisher } from './events/exec-events.publisher';
     {
       provide: UsersRepository,
       useFactory: (p: PlatformClients) => new UsersRepository(p.pg),
+      inject: [PlatformClients],
+    },
+    {
+      provide: OrgRepository,
+      useFactory: (p: PlatformClients) => new OrgRepository(p.pg),
       inject: [PlatformClients],
     },
     {
@@ -107,15 +120,22 @@ import { ExecEventsPublisher } from './events/exec-events.publisher';
           cfg.QUIRE_TEMPORAL_NAMESPACE,
           (tenant) => p.tierOf(tenant),
           cfg.QUIRE_LIFECYCLE_TASK_QUEUE,
+          { policy: cfg.QUIRE_LIFECYCLE_POLICY_JSON, labels: cfg.QUIRE_LIFECYCLE_PLACEMENT_LABELS },
         );
       },
       inject: [GATEWAY_CONFIG, PlatformClients],
     },
     {
       provide: KernelSessions,
-      useFactory: (k: KernelProvider, e: ExecEvents, d: NotebookDocs, o: OutputStore, log: JsonLogger) =>
-        new KernelSessions(k, e, d, o, log),
-      inject: [KERNEL_PROVIDER, ExecEvents, NotebookDocs, OutputStore, SERVICE_LOGGER],
+      useFactory: (
+        k: KernelProvider,
+        e: ExecEvents,
+        d: NotebookDocs,
+        o: OutputStore,
+        log: JsonLogger,
+        cfg: GatewayConfig,
+      ) => new KernelSessions(k, e, d, o, log, cfg.QUIRE_KERNEL_MEMORY_POLL_MS),
+      inject: [KERNEL_PROVIDER, ExecEvents, NotebookDocs, OutputStore, SERVICE_LOGGER, GATEWAY_CONFIG],
     },
     WebSocketGateway,
     GatewayShutdown,

@@ -10,6 +10,7 @@ import {
 } from '@quire/service-kit';
 import { z } from 'zod';
 import { TASK_QUEUES } from '@quire/contracts';
+import { lifecyclePolicyOverride, placementLabels } from './kernels/lifecycle-overrides';
 
 const csv = z.string().transform((s) =>
   s
@@ -46,6 +47,13 @@ export const gatewayConfigSchema = z.object({
   QUIRE_HOST_WORKER_URL: z.url().optional(),
   /** The lifecycle workflows' task queue (the workflow worker reads the same variable). */
   QUIRE_LIFECYCLE_TASK_QUEUE: z.string().min(1).default(TASK_QUEUES.kernelLifecycle),
+  /**
+   * Operator override of the tier's lifecycle policy for every kernel this gateway starts (enterprise
+   * contracts; shortened timers in tests): JSON Partial<LifecyclePolicy>. Not per-user input.
+   */
+  QUIRE_LIFECYCLE_POLICY_JSON: lifecyclePolicyOverride.optional(),
+  /** Host labels every kernel this gateway starts must be placed on (data residency): key=value,... */
+  QUIRE_LIFECYCLE_PLACEMENT_LABELS: placementLabels.optional(),
   QUIRE_OUTPUTS_BUCKET: z.string().min(3).default('quire-outputs'),
   /** Largest WebSocket frame accepted; bigger ones are closed with 1009. */
   QUIRE_WS_MAX_FRAME_BYTES: z.coerce
@@ -57,6 +65,8 @@ export const gatewayConfigSchema = z.object({
   QUIRE_WEB_DIST: z.string().default(resolve(__dirname, '..', '..', 'web', 'dist')),
   /** How long a notebook's document connection stays open after its last activity. */
   QUIRE_DOC_IDLE_CLOSE_MS: z.coerce.number().int().positive().default(30_000),
+  /** How often the memory of kernels someone is watching is read from their hosts (ms; 0 = no gauge). */
+  QUIRE_KERNEL_MEMORY_POLL_MS: z.coerce.number().int().nonnegative().default(5000),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

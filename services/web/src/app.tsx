@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { api, setUnauthorizedHandler } from './api/gateway-client';
 import { clearSession, loadSession, type StoredSession } from './api/auth-store';
+import { JoinOrgPage } from './pages/join-org-page';
 import { LoginPage } from './pages/login-page';
 import { NotebookListPage } from './pages/notebook-list-page';
 import { NotebookPage } from './notebook/notebook-page';
@@ -12,6 +13,23 @@ export function App() {
 
   useEffect(() => setUnauthorizedHandler(() => setSession(null)), []);
 
+  // An org invite link works signed in (join with this account) and signed out (sign up or sign in, then join).
+  if (route.page === 'join') {
+    return (
+      <JoinOrgPage
+        token={route.token}
+        session={session}
+        onSignOut={() => {
+          clearSession();
+          setSession(null);
+        }}
+        onJoined={(s) => {
+          setSession(s);
+          navigate('/', true);
+        }}
+      />
+    );
+  }
   // Not signed in: remember where the user was going, and come back after login.
   if (!session) {
     return (

@@ -1,9 +1,8 @@
 import { rmSync } from 'node:fs';
-import type { AuthResponse, NotebookSummary } from '@quire/contracts';
-import { Pool } from 'pg';
+import type { AuthResponse, NotebookSummary, OrgInviteResponse } from '@quire/contracts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { api, launchBrowser, screenshot, signedInContext } from './e2e/browser';
-import { crashAndRestart, platformVar, startEditorStack, type EditorStack } from './e2e/service-processes';
+import { crashAndRestart, startEditorStack, type EditorStack } from './e2e/service-processes';
 import { buildWebApp } from './e2e/web-build';
 
 /**
@@ -48,6 +47,27 @@ describe('web editor (browser, real services)', () => {
         throw err;
       }
     });
+
+  /** Alice invites `email` to her org; that person signs up with the invite and is a member. */
+  async function joinAlicesOrg(email: string, name: string): Promise<AuthResponse> {
+    const invite = await api<OrgInviteResponse>(
+      base,
+      'POST',
+      '/api/org/invites',
+      { email, role: 'member' },
+      alice.token,
+    );
+    expect(invite.status).toBe(201);
+    const signup = await api<AuthResponse>(base, 'POST', '/api/auth/signup', {
+      email,
+      name,
+      password: 'correct horse battery',
+      invite: invite.body.invite,
+    });
+    expect(signup.status).toBe(201);
+    expect(signup.body.org.id).toBe(alice.org.id);
+    return signup.body;
+  }
 
   beforeAll(async () => {
     webDist = await buildWebApp();
@@ -109,26 +129,8 @@ describe('web editor (browser, real services)', () => {
   });
 
   it('puts Bob in Alice’s org and shares the notebook with him from the share dialog', async () => {
-    const signup = await api<AuthResponse>(base, 'POST', '/api/auth/signup', {
-      email: `bob-${run}@example.com`,
-      name: 'Bob Roe',
-      password: 'correct horse battery',
-    });
-    expect(signup.status).toBe(201);
-    // There is no invitation API yet (see the report): membership goes straight into the gateway's table.
-    const pg = new Pool({ connectionString: platformVar('QUIRE_POSTGRES_URL'), max: 1 });
-    await pg.query(
-      `INSERT INTO gateway.org_members (org_id, user_id, role) VALUES ($1, $2, 'member') ON CONFLICT DO NOTHING`,
-      [alice.org.id, signup.body.user.id],
-    );
-    await pg.end();
-    const login = await api<AuthResponse>(base, 'POST', '/api/auth/login', {
-      email: `bob-${run}@example.com`,
-      password: 'correct horse battery',
-    });
-    expect(login.status).toBe(200);
-    bob = login.body;
-    expect(bob.org.id).toBe(alice.org.id);
+    // Alice invites Bob to her org (the Members dialog is driven in org-invite.e2e); he signs up with it.
+    bob = await joinAlicesOrg(`bob-${run}@example.com`, 'Bob Roe');
 
     aliceCtx = await signedInContext(browser, base, alice);
     a = await aliceCtx.newPage();
@@ -274,7 +276,7 @@ describe('web editor (browser, real services)', () => {
     );
     const bar = a.locator(`${cell(n)} .output-ref-bar`);
     await bar.waitFor({ timeout: 60_000 });
-    expect(await bar.textContent()).toMatch(/Large output collapsed — 35\d\.\d KiB/);
+    expect(await bar.textContent()).toMatch(/Large output collapsed — 35\d KiB/);
     await a
       .locator(`${cell(n)}`)
       .getByRole('button', { name: 'Show full output' })
@@ -352,23 +354,7 @@ describe('web editor (browser, real services)', () => {
   });
 
   it('a viewer sees the notebook live but cannot edit or run', async () => {
-    const signup = await api<AuthResponse>(base, 'POST', '/api/auth/signup', {
-      email: `carol-${run}@example.com`,
-      name: 'Carol Poe',
-      password: 'correct horse battery',
-    });
-    const pg = new Pool({ connectionString: platformVar('QUIRE_POSTGRES_URL'), max: 1 });
-    await pg.query(
-      `INSERT INTO gateway.org_members (org_id, user_id, role) VALUES ($1, $2, 'member') ON CONFLICT DO NOTHING`,
-      [alice.org.id, signup.body.user.id],
-    );
-    await pg.end();
-    const carol = (
-      await api<AuthResponse>(base, 'POST', '/api/auth/login', {
-        email: `carol-${run}@example.com`,
-        password: 'correct horse battery',
-      })
-    ).body;
+    const carol = await joinAlicesOrg(`carol-${run}@example.com`, 'Carol Poe');
     const shares = await api<{ shares: { email: string; role: string }[] }>(
       base,
       'GET',

@@ -1,5 +1,5 @@
 import { OUTPUT_REF_MIME } from '@quire/contracts';
-import { formatBytes, outputView } from '../src/outputs/output-model';
+import { outputView } from '../src/outputs/output-model';
 
 describe('output model', () => {
   it('prefers html over plain text', () => {
@@ -79,10 +79,5 @@ describe('output model', () => {
       mimes: ['application/x-foo'],
     });
     expect(outputView(null)).toEqual({ kind: 'unsupported', mimes: [] });
-  });
-
-  it('formats sizes', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(5 * 1024 * 1024)).toBe('5.0 MiB');
   });
 });

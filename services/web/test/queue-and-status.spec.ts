@@ -1,6 +1,6 @@
 import type { QueueEntry } from '@quire/contracts';
 import { cellQueuePosition, queueMessage } from '../src/kernel/queue-message';
-import { kernelStatusText, memoryGauge } from '../src/kernel/kernel-status-text';
+import { kernelStatusText } from '../src/kernel/kernel-status-text';
 
 const entry = (position: number, userId: string, userName: string, cellId: string): QueueEntry => ({
   executionId: `e-${position}`,
@@ -83,13 +83,5 @@ describe('kernel status text', () => {
       detail: 'booting sandbox',
     });
     expect(kernelStatusText({ state: 'idle' }, false).label).toBe('Connecting to the kernel…');
-  });
-
-  it('gauges memory', () => {
-    expect(memoryGauge({ usedBytes: 7.8 * 1024 ** 3, limitBytes: 8 * 1024 ** 3 })).toEqual({
-      fraction: 0.975,
-      label: '7.8 GiB / 8.0 GiB',
-    });
-    expect(memoryGauge(null)).toBeNull();
   });
 });

@@ -38,6 +38,12 @@ export const ROUTE_RULES: Record<string, AccessRule> = {
   'POST /api/auth/login': PUBLIC,
   'GET /api/me': USER,
   'POST /api/org/invites': { kind: 'org-admin' },
+  'GET /api/org/members': { kind: 'org-admin' },
+  /** The join page's preview of an invite link (org name, email): the token is the permission. */
+  'GET /api/org/invites/:token': PUBLIC,
+  'DELETE /api/org/invites/:token': { kind: 'org-admin' },
+  /** Any signed-in user: the invite itself (single use, maybe bound to an email) is the permission. */
+  'POST /api/org/invites/:token/accept': USER,
   'GET /api/notebooks': USER,
   'POST /api/notebooks': USER,
   'POST /api/notebooks/import': USER,

@@ -5,7 +5,6 @@ import {
   type AuthResponse,
   type MeResponse,
   type OrgDto,
-  type OrgInviteResponse,
   type UserDto,
 } from '@quire/contracts';
 import { QuireError } from '@quire/service-kit';
@@ -55,22 +54,15 @@ export class AuthController {
     return { user: userDto(user), org: orgDto(user) };
   }
 
-  @Post('org/invites')
-  @HttpCode(201)
-  async invite(@Req() req: AccessRequest): Promise<OrgInviteResponse> {
-    const { principal } = accessOf(req);
-    const { token, expiresAt } = await this.users.createInvite(
-      principal.orgId,
-      principal.userId,
-      7 * 24 * 3600_000,
-    );
-    return { invite: token, expiresAt: expiresAt.toISOString() };
+  private session(user: UserRow): Promise<AuthResponse> {
+    return sessionFor(this.tokens, user);
   }
+}
 
-  private async session(user: UserRow): Promise<AuthResponse> {
-    const { token, exp } = await this.tokens.mintUser({ id: user.id, orgId: user.orgId, name: user.name });
-    return { token, expiresAt: new Date(exp * 1000).toISOString(), user: userDto(user), org: orgDto(user) };
-  }
+/** A signed-in session (user token) for the user in the org of `user` (sign-in, sign-up, joining an org). */
+export async function sessionFor(tokens: TokenService, user: UserRow): Promise<AuthResponse> {
+  const { token, exp } = await tokens.mintUser({ id: user.id, orgId: user.orgId, name: user.name });
+  return { token, expiresAt: new Date(exp * 1000).toISOString(), user: userDto(user), org: orgDto(user) };
 }
 
 export function userDto(u: UserRow): UserDto {

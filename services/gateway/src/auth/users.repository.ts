@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { uuidv7 } from '@quire/contracts';
 import { QuireError } from '@quire/service-kit';
 import type { Pool } from 'pg';
+import { claimInviteForNewUser } from '../org/org-invites';
 
 export interface UserRow {
   id: string;
@@ -18,8 +18,9 @@ export class UsersRepository {
 
   /**
    * Creates the user with their password hash, in one transaction: in a new
-   * org (they are its admin), or — with an invitation — as a member of the
-   * inviting org (the invitation is used up).
+   * org (they are its admin), or — with an invitation — in the inviting org
+   * with the invitation's role (it is used up; one naming an email only
+   * works for that email, and a bad one creates nothing).
    */
   async create(input: {
     email: string;
@@ -45,19 +46,7 @@ export class UsersRepository {
       }
       let org: { id: string; name: string; role: 'admin' | 'member' };
       if (input.invite) {
-        const r = await client.query(
-          `UPDATE gateway.org_invites i SET used_by = $2 FROM gateway.orgs o
-            WHERE i.token = $1 AND i.used_by IS NULL AND i.expires_at > now() AND o.id = i.org_id
-            RETURNING o.id, o.name`,
-          [input.invite, userId],
-        );
-        if (!r.rows[0])
-          throw new QuireError(
-            'validation',
-            'this invitation is not valid (used or expired)',
-            'auth.invite_invalid',
-          );
-        org = { id: r.rows[0].id, name: r.rows[0].name, role: 'member' };
+        org = await claimInviteForNewUser(client, input.invite, userId, input.email);
       } else {
         org = { id: `o-${uuidv7()}`, name: input.orgName, role: 'admin' };
         await client.query('INSERT INTO gateway.orgs (id, name) VALUES ($1, $2)', [org.id, org.name]);
@@ -86,20 +75,6 @@ export class UsersRepository {
     } finally {
       client.release();
     }
-  }
-
-  async createInvite(
-    orgId: string,
-    createdBy: string,
-    ttlMs: number,
-  ): Promise<{ token: string; expiresAt: Date }> {
-    const token = randomBytes(24).toString('base64url');
-    const expiresAt = new Date(Date.now() + ttlMs);
-    await this.pg.query(
-      'INSERT INTO gateway.org_invites (token, org_id, created_by, expires_at) VALUES ($1, $2, $3, $4)',
-      [token, orgId, createdBy, expiresAt],
-    );
-    return { token, expiresAt };
   }
 
   async findByEmail(email: string): Promise<(UserRow & { passwordHash: string }) | null> {

@@ -48,6 +48,11 @@ export class DirectKernelProvider implements KernelProvider {
     );
   }
 
+  /** Always the one host: its listing says whether the kernel is there. */
+  locate(): Promise<string | null> {
+    return Promise.resolve(this.host.baseUrl);
+  }
+
   async terminate(t: KernelTarget): Promise<void> {
     await this.host.terminate(t.kernelId);
   }

@@ -29,6 +29,12 @@ export interface KernelProvider {
   ): Promise<RunningKernel>;
   /** Stops the kernel now (force terminate, restart, notebook deleted). */
   terminate(target: KernelTarget, reason: string): Promise<void>;
+  /**
+   * The host worker API the kernel runs on now, without starting or waking it
+   * (null: not running anywhere). For reading its memory when this gateway did
+   * not start it (another gateway instance did, or this one restarted).
+   */
+  locate?(target: KernelTarget): Promise<string | null>;
 }
 
 export const KERNEL_PROVIDER = Symbol('KERNEL_PROVIDER');

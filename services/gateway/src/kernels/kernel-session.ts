@@ -54,6 +54,15 @@ export interface Run {
 /** What collaborators watching this kernel are told (kernel-channel.ts messages). */
 export type SessionListener = (msg: KernelChannelServerMessage) => void;
 
+/** The kernel sandbox's memory as its host's cgroup reads it (kernel-channel.ts `memory`). */
+export interface KernelMemory {
+  usedBytes: number;
+  limitBytes: number;
+}
+
+/** Readings closer than this to the last one broadcast are not news (cgroup usage jitters by pages). */
+const MEMORY_CHANGE_BYTES = 1024 * 1024;
+
 /**
  * One kernel's single executor: a fair queue (FIFO per user, round-robin
  * between users), one run at a time, every IOPub message fanned out to all
@@ -68,6 +77,7 @@ export class KernelSession {
   private host: HostWorkerClient | null = null;
   private hostPending: Promise<HostWorkerClient> | null = null;
   private status: KernelStatus = { state: 'none' };
+  private memory: KernelMemory | null = null;
   private readonly listeners = new Set<SessionListener>();
   private stopping: RunStatus | null = null;
   lastUsed = Date.now();
@@ -85,6 +95,47 @@ export class KernelSession {
     return this.status;
   }
 
+  get kernelMemory(): KernelMemory | null {
+    return this.memory;
+  }
+
+  /** The host worker this gateway last reached the kernel on (null: not known here, or not running). */
+  get hostApiUrl(): string | null {
+    return this.host?.baseUrl ?? null;
+  }
+
+  /**
+   * A fresh memory reading (KernelMemoryPoller); everyone watching hears of a
+   * real change. Ignored while the kernel is not running: a late reading must
+   * not put a gauge back on a hibernated or dead kernel.
+   */
+  setMemory(m: KernelMemory | null): void {
+    const live = this.status.state === 'idle' || this.status.state === 'busy';
+    const next = live ? m : null;
+    const prev = this.memory;
+    const same =
+      prev === next ||
+      (prev !== null &&
+        next !== null &&
+        prev.limitBytes === next.limitBytes &&
+        Math.abs(prev.usedBytes - next.usedBytes) < MEMORY_CHANGE_BYTES);
+    if (same) return;
+    this.memory = next;
+    this.broadcast({ type: 'kernel_status', status: this.status, memory: next });
+  }
+
+  /**
+   * The kernel turned out to be running on this host although this gateway
+   * never started it (another gateway instance did, or this one restarted, and
+   * only viewers are watching): show it as idle, with its memory, instead of
+   * "No kernel". Only from `none`, and never while a start is under way.
+   */
+  adoptRunning(hostApiUrl: string): void {
+    if (this.status.state !== 'none' || this.host || this.hostPending) return;
+    this.host = new HostWorkerClient(hostApiUrl);
+    this.setStatus({ state: 'idle' });
+  }
+
   get busy(): boolean {
     return this.running !== null || this.queue.size > 0;
   }
@@ -95,7 +146,7 @@ export class KernelSession {
 
   subscribe(l: SessionListener): () => void {
     this.listeners.add(l);
-    l({ type: 'kernel_status', status: this.status, memory: null });
+    l({ type: 'kernel_status', status: this.status, memory: this.memory });
     l({ type: 'queue', entries: this.queueEntries() });
     return () => this.listeners.delete(l);
   }
@@ -289,7 +340,9 @@ export class KernelSession {
 
   private setStatus(s: KernelStatus): void {
     this.status = s;
-    this.broadcast({ type: 'kernel_status', status: s, memory: null });
+    // Only a running kernel has memory; the next poll fills it in again after a start or restore.
+    if (s.state !== 'idle' && s.state !== 'busy') this.memory = null;
+    this.broadcast({ type: 'kernel_status', status: s, memory: this.memory });
   }
 
   private async ensureHost(

@@ -6,6 +6,7 @@ import type { OutputStore } from '../docs/output-store';
 import type { ExecEvents } from '../events/exec-events';
 import type { NotebookRow } from '../notebooks/notebooks.repository';
 import type { KernelProvider, KernelTarget } from './kernel-provider';
+import { KernelMemoryPoller } from './kernel-memory-poller';
 import { KernelSession, type Run } from './kernel-session';
 
 /** Sessions nobody watches and nothing runs in are dropped after this (the kernel itself lives on). */
@@ -19,6 +20,7 @@ const SESSION_IDLE_MS = 10 * 60_000;
 export class KernelSessions {
   private readonly sessions = new Map<string, KernelSession>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly memory: KernelMemoryPoller;
 
   constructor(
     private readonly provider: KernelProvider,
@@ -26,9 +28,18 @@ export class KernelSessions {
     private readonly docs: NotebookDocs,
     private readonly outputs: OutputStore,
     private readonly logger: JsonLogger,
+    /** How often watched kernels' memory is read from their hosts (0 = never). */
+    memoryPollMs = 5000,
   ) {
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
+    this.memory = new KernelMemoryPoller({
+      sessions: () => this.sessions.values(),
+      ...(provider.locate ? { locate: (t) => provider.locate!(t) } : {}),
+      intervalMs: memoryPollMs,
+      logger,
+    });
+    this.memory.start();
   }
 
   session(target: KernelTarget): KernelSession {
@@ -96,6 +107,7 @@ export class KernelSessions {
 
   close(): void {
     clearInterval(this.sweeper);
+    this.memory.stop();
   }
 
   private sweep(): void {

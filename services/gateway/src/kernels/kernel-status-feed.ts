@@ -1,9 +1,39 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { KernelDied, KernelStateChanged, TOPICS, type EventData, type EventEnvelope } from '@quire/contracts';
+import {
+  KernelDied,
+  KernelStateChanged,
+  TOPICS,
+  type EventData,
+  type EventEnvelope,
+  type KernelState,
+  type KernelStatus,
+} from '@quire/contracts';
 import { EventConsumer } from '@quire/contracts/kafka';
 import { createServiceKafka, SERVICE_LOGGER, type JsonLogger } from '@quire/service-kit';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
 import { KernelSessions } from './kernel-sessions';
+import { RESTORING_PROGRESS } from './lifecycle-kernel-provider';
+
+/**
+ * Lifecycle states on the way to RUNNING, with the progress people see (the
+ * workflow's reasons name snapshot and host ids: for SREs, not for the bar).
+ */
+const BRING_UP: ReadonlyMap<KernelState, string> = new Map<KernelState, string>([
+  ['PROVISION', 'taking a pre-booted kernel'],
+  ['COLD_BOOT', 'booting a new kernel'],
+  ['RESTORE', RESTORING_PROGRESS],
+]);
+
+/**
+ * What a KernelStateChanged means for a session whose bar shows `current`:
+ * the reason to show with it, or null when it is old news — a cell already
+ * runs on the kernel, so a start or restore reported late over Kafka would
+ * otherwise put "restoring" on the bar and leave it there until the next run.
+ */
+export function lifecycleReasonToShow(to: KernelState, reason: string, current: KernelStatus): string | null {
+  if (current.state === 'busy' && BRING_UP.has(to)) return null;
+  return BRING_UP.get(to) ?? reason;
+}
 
 /**
  * What the lifecycle workflow does to kernels while nobody runs anything
@@ -43,7 +73,10 @@ export class KernelStatusFeed implements OnApplicationBootstrap, OnApplicationSh
   private onEvent(e: EventEnvelope): void {
     if (e.type === KernelStateChanged.type) {
       const d = e.data as EventData<typeof KernelStateChanged>;
-      this.sessions.existing(d.kernelId)?.lifecycleChanged(d.to, d.reason, e.time);
+      const session = this.sessions.existing(d.kernelId);
+      if (!session) return;
+      const reason = lifecycleReasonToShow(d.to, d.reason, session.kernelStatus);
+      if (reason !== null) session.lifecycleChanged(d.to, reason, e.time);
     } else if (e.type === KernelDied.type) {
       const d = e.data as EventData<typeof KernelDied>;
       this.sessions.existing(d.kernelId)?.lifecycleDied(d.reason, d.message);

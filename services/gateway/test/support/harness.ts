@@ -113,7 +113,8 @@ export async function startDocSync(): Promise<ServiceProcess> {
   ).ready();
 }
 
-export async function startHostWorker(): Promise<ServiceProcess> {
+/** `env` adds to or overrides the host worker's settings (e.g. QUIRE_HOST_LABELS for placement). */
+export async function startHostWorker(env: Record<string, string> = {}): Promise<ServiceProcess> {
   const port = await freePort();
   const stateDir = mkdtempSync(join(tmpdir(), 'quire-gw-host-'));
   return new HostProcess(
@@ -126,6 +127,7 @@ export async function startHostWorker(): Promise<ServiceProcess> {
       QUIRE_HOST_STATE_DIR: stateDir,
       QUIRE_HEARTBEAT_INTERVAL_MS: '1000',
       QUIRE_WARM_POOL_SIZE: '0',
+      ...env,
     },
     `http://127.0.0.1:${port}`,
   ).ready(120_000);

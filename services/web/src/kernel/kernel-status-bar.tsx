@@ -1,5 +1,6 @@
 import type { KernelChannelState } from './kernel-channel';
-import { kernelStatusText, memoryGauge } from './kernel-status-text';
+import { kernelStatusText } from './kernel-status-text';
+import { memoryGaugeView } from './memory-gauge';
 
 /** Always visible: what the kernel is doing, its memory, and the controls. */
 export function KernelStatusBar({
@@ -18,12 +19,9 @@ export function KernelStatusBar({
   onForceTerminate: () => void;
 }) {
   const text = kernelStatusText(state.status, state.connected);
-  const gauge = memoryGauge(state.memory);
-  const live =
-    state.status &&
-    state.status.state !== 'none' &&
-    state.status.state !== 'dead' &&
-    state.status.state !== 'hibernated';
+  const gauge = memoryGaugeView(state.memory);
+  // Something to interrupt: a cell running, or runs waiting (also while the kernel starts or restores).
+  const interruptible = state.status?.state === 'busy' || state.queue.length > 0;
   return (
     <div
       className={`kernel-bar tone-${text.tone}`}
@@ -42,21 +40,25 @@ export function KernelStatusBar({
       )}
       <span className="spacer" />
       {gauge && (
-        <span className="memory" title="Kernel memory">
+        <span
+          className={`memory memory-${gauge.level}`}
+          title={`Kernel memory: ${gauge.spoken}. Over the limit the kernel is stopped.`}
+          data-testid="kernel-memory"
+        >
           <span
             className="memory-bar"
             role="meter"
             aria-label="Kernel memory"
             aria-valuemin={0}
-            aria-valuemax={100}
-            aria-valuenow={Math.round(gauge.fraction * 100)}
+            aria-valuemax={gauge.limitBytes}
+            aria-valuenow={Math.min(gauge.usedBytes, gauge.limitBytes)}
+            aria-valuetext={gauge.spoken}
           >
-            <span
-              style={{ width: `${gauge.fraction * 100}%` }}
-              className={gauge.fraction > 0.9 ? 'hot' : ''}
-            />
+            <span style={{ width: `${gauge.fraction * 100}%` }} />
           </span>
-          {gauge.label}
+          <span className="memory-label" aria-hidden="true">
+            {gauge.label}
+          </span>
         </span>
       )}
       {canRun && (
@@ -64,7 +66,7 @@ export function KernelStatusBar({
           <button type="button" className="small" onClick={onRunAll}>
             Run all
           </button>
-          <button type="button" className="small" onClick={onInterrupt} disabled={!live}>
+          <button type="button" className="small" onClick={onInterrupt} disabled={!interruptible}>
             Interrupt
           </button>
           <button

@@ -44,14 +44,3 @@ export function kernelStatusText(status: KernelStatus | null, channelConnected: 
       };
   }
 }
-
-export function memoryGauge(memory: { usedBytes: number; limitBytes: number } | null): {
-  fraction: number;
-  label: string;
-} | null {
-  if (!memory || memory.limitBytes <= 0) return null;
-  const gib = (b: number) => b / 1024 ** 3;
-  const fmt = (b: number) => (gib(b) >= 1 ? `${gib(b).toFixed(1)} GiB` : `${Math.round(b / 1024 ** 2)} MiB`);
-  const fraction = Math.min(1, Math.max(0, memory.usedBytes / memory.limitBytes));
-  return { fraction, label: `${fmt(memory.usedBytes)} / ${fmt(memory.limitBytes)}` };
-}

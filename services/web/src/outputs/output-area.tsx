@@ -1,7 +1,8 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import type * as Y from 'yjs';
 import { api } from '../api/gateway-client';
-import { formatBytes, outputView, type OutputView } from './output-model';
+import { formatBytes } from '../ui/format-bytes';
+import { outputView, type OutputView } from './output-model';
 import { htmlFrameDocument, markdownToSafeHtml } from './sanitize';
 import { ansiSpans } from './stream-text';
 

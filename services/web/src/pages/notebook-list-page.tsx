@@ -4,12 +4,14 @@ import { api } from '../api/gateway-client';
 import type { StoredSession } from '../api/auth-store';
 import { exportIpynb } from '../notebook/notebook-page';
 import { navigate } from '../ui/router';
+import { OrgMembersDialog } from './org-members-dialog';
 
 /** The org's notebooks I can open: create, rename, delete, import and export .ipynb. */
 export function NotebookListPage({ session, onSignOut }: { session: StoredSession; onSignOut: () => void }) {
   const [notebooks, setNotebooks] = useState<NotebookSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [renaming, setRenaming] = useState<string | null>(null);
+  const [showMembers, setShowMembers] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
 
   const load = () =>
@@ -54,6 +56,11 @@ export function NotebookListPage({ session, onSignOut }: { session: StoredSessio
         <span className="brand">Quire</span>
         <span className="muted org-name">{session.org.name}</span>
         <span className="spacer" />
+        {session.org.role === 'admin' && (
+          <button type="button" className="ghost" onClick={() => setShowMembers(true)}>
+            Members
+          </button>
+        )}
         <span className="avatar" style={{ background: session.user.color }} title={session.user.name}>
           {session.user.name.slice(0, 1).toUpperCase()}
         </span>
@@ -178,6 +185,7 @@ export function NotebookListPage({ session, onSignOut }: { session: StoredSessio
           </table>
         )}
       </main>
+      {showMembers && <OrgMembersDialog onClose={() => setShowMembers(false)} />}
     </div>
   );
 }

@@ -9,6 +9,7 @@ export type Route =
   | { page: 'list' }
   | { page: 'notebook'; notebookId: string }
   | { page: 'link'; token: string }
+  | { page: 'join'; token: string }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(pathname: string): Route {
@@ -17,6 +18,7 @@ export function parseRoute(pathname: string): Route {
   if (parts[0] === 'login' && parts.length === 1) return { page: 'login' };
   if (parts[0] === 'notebooks' && parts.length === 2) return { page: 'notebook', notebookId: parts[1]! };
   if (parts[0] === 'links' && parts.length === 2) return { page: 'link', token: parts[1]! };
+  if (parts[0] === 'join' && parts.length === 2) return { page: 'join', token: parts[1]! };
   return { page: 'not-found', path: pathname };
 }
 

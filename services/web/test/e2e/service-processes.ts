@@ -190,3 +190,126 @@ export async function startEditorStack(opts: { webDist: string; runId: string })
     },
   };
 }
+
+export interface LifecycleEditorStack extends EditorStack {
+  /** The workflow worker (kernelLifecycle workflows + activities, placement, Kafka → Temporal bridge). */
+  workflowWorker: ServiceProcess;
+  /** The host worker's state folder (its runsc root is `runsc/` in it). */
+  hostStateDir: string;
+  /** This stack's lifecycle task queue: its workflows run only on its own worker. */
+  taskQueue: string;
+}
+
+/**
+ * The production kernel path for an end-to-end test: host worker + doc-sync +
+ * the workflow worker + gateway with QUIRE_KERNEL_PROVIDER=lifecycle, the
+ * lifecycle policy shortened by the gateway's operator override (`policy`).
+ * Isolated from other suites on the same Kafka and Temporal: a task queue of
+ * its own, and a run label the gateway requires of hosts so its kernels are
+ * only placed on this stack's host worker.
+ */
+export async function startLifecycleEditorStack(opts: {
+  webDist: string;
+  runId: string;
+  policy: Record<string, number | null>;
+}): Promise<LifecycleEditorStack> {
+  platformVar('QUIRE_POSTGRES_URL');
+  platformVar('QUIRE_TEMPORAL_ADDRESS');
+  const logDir = join(platformVar('QUIRE_STATE_DIR'), 'e2e-web-lifecycle', opts.runId);
+  const hostStateDir = join(logDir, 'host');
+  const [gwPort, dsPort, hwPort, wwPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const gatewayOrigin = `http://127.0.0.1:${gwPort}`;
+  const taskQueue = `e2e-web-lifecycle-${opts.runId}`;
+  const runLabel = `e2erun=${opts.runId}`;
+  const started: ServiceProcess[] = [];
+  const stopAll = async () => {
+    for (const svc of started.reverse()) await stopService(svc);
+  };
+  try {
+    // The workflow worker bundles the workflow code at start (the slow part): in parallel with the rest.
+    const [workflowWorker, hostWorker, docSync] = await Promise.all([
+      startService(
+        'workflow-worker',
+        'workflows/src/worker/main.ts',
+        wwPort,
+        {
+          QUIRE_WORKER_HEALTH_PORT: String(wwPort),
+          QUIRE_LIFECYCLE_TASK_QUEUE: taskQueue,
+          QUIRE_LIFECYCLE_BRIDGE_GROUP: `e2e-web-lifecycle-bridge-${opts.runId}`,
+          QUIRE_INSTANCE_ID: `e2e-web-lifecycle-${opts.runId}`,
+          // This stack sizes its host's pool itself (the autoscaler has its own test).
+          QUIRE_WARM_POOL_AUTOSCALE_INTERVAL_MS: '0',
+          QUIRE_LOG_LEVEL: 'warn',
+        },
+        logDir,
+      ).then((s) => (started.push(s), s)),
+      startService(
+        'host-worker',
+        'services/host-worker/src/main.ts',
+        hwPort,
+        {
+          QUIRE_HOST_WORKER_PORT: String(hwPort),
+          QUIRE_HOST_ID: `e2e-web-lc-${opts.runId}`,
+          QUIRE_HOST_STATE_DIR: hostStateDir,
+          QUIRE_HOST_WORKER_API_URL: `http://127.0.0.1:${hwPort}`,
+          QUIRE_HOST_LABELS: runLabel,
+          QUIRE_HEARTBEAT_INTERVAL_MS: '1000',
+          QUIRE_WARM_POOL_SIZE: '1',
+        },
+        logDir,
+      ).then((s) => (started.push(s), s)),
+      startService(
+        'doc-sync',
+        'services/doc-sync/src/main.ts',
+        dsPort,
+        {
+          QUIRE_DOC_SYNC_PORT: String(dsPort),
+          QUIRE_ALLOWED_ORIGINS: gatewayOrigin,
+          QUIRE_DOC_SYNC_PUBLISH: 'false',
+        },
+        logDir,
+      ).then((s) => (started.push(s), s)),
+    ]);
+    const gateway = await startService(
+      'gateway',
+      'services/gateway/src/main.ts',
+      gwPort,
+      {
+        QUIRE_GATEWAY_PORT: String(gwPort),
+        QUIRE_DOC_SYNC_URL: `http://127.0.0.1:${dsPort}`,
+        QUIRE_KERNEL_PROVIDER: 'lifecycle',
+        QUIRE_LIFECYCLE_TASK_QUEUE: taskQueue,
+        QUIRE_LIFECYCLE_POLICY_JSON: JSON.stringify(opts.policy),
+        QUIRE_LIFECYCLE_PLACEMENT_LABELS: runLabel,
+        QUIRE_WEB_DIST: opts.webDist,
+        QUIRE_PUBLIC_URL: gatewayOrigin,
+      },
+      logDir,
+    );
+    started.push(gateway);
+    return {
+      gateway,
+      docSync,
+      hostWorker,
+      workflowWorker,
+      hostStateDir,
+      taskQueue,
+      async stop() {
+        await stopService(gateway);
+        await stopService(workflowWorker);
+        await stopService(docSync);
+        await stopService(hostWorker);
+        rmSync(hostStateDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    // A service that failed to start must not leave the others running.
+    await stopAll();
+    throw err;
+  }
+}
