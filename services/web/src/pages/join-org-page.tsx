@@ -2,6 +2,7 @@ import type { OrgInvitePreview } from '@quire/contracts';
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../api/gateway-client';
 import { saveSession, type StoredSession } from '../api/auth-store';
+import { CredentialFields, type Credentials } from './credential-fields';
 
 /**
  * Where an org invite link (/join/:token) lands. New people create their
@@ -20,9 +21,8 @@ export function JoinOrgPage({
   onSignOut: () => void;
 }) {
   const [mode, setMode] = useState<'signup' | 'login'>('signup');
-  const [name, setName] = useState('');
-  const [email, setEmail] = useState('');
-  const [password, setPassword] = useState('');
+  const [creds, setCreds] = useState<Credentials>({ name: '', email: '', password: '' });
+  const { name, email, password } = creds;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [preview, setPreview] = useState<OrgInvitePreview | null>(null);
@@ -32,7 +32,7 @@ export function JoinOrgPage({
     api.orgInvitePreview(token).then(
       (p) => {
         setPreview(p);
-        if (p.email) setEmail((e) => e || p.email!);
+        if (p.email) setCreds((c) => (c.email ? c : { ...c, email: p.email! }));
       },
       (e: Error) => setInvalid(e.message),
     );
@@ -131,41 +131,7 @@ export function JoinOrgPage({
           {mode === 'signup' ? `Join ${orgName} on Quire` : `Sign in to join ${orgName}`}
         </h1>
         {invitation}
-        {mode === 'signup' && (
-          <label>
-            Name
-            <input
-              name="name"
-              autoComplete="name"
-              required
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-            />
-          </label>
-        )}
-        <label>
-          Email
-          <input
-            name="email"
-            type="email"
-            autoComplete="email"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            name="password"
-            type="password"
-            autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
-            required
-            minLength={mode === 'signup' ? 8 : 1}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
+        <CredentialFields mode={mode} value={creds} onChange={setCreds} />
         {error && (
           <p className="error-text" role="alert">
             {error}

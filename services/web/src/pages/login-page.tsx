@@ -1,14 +1,14 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../api/gateway-client';
 import { saveSession, type StoredSession } from '../api/auth-store';
+import { CredentialFields, type Credentials } from './credential-fields';
 
 /** Sign in, or create an account (and an org) the first time. */
 export function LoginPage({ onSignedIn }: { onSignedIn: (s: StoredSession) => void }) {
   const [mode, setMode] = useState<'login' | 'signup'>('login');
-  const [email, setEmail] = useState('');
-  const [password, setPassword] = useState('');
-  const [name, setName] = useState('');
   const [orgName, setOrgName] = useState('');
+  const [creds, setCreds] = useState<Credentials>({ name: '', email: '', password: '' });
+  const { name, email, password } = creds;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -39,41 +39,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (s: StoredSession) => vo
       <form className="card login-card" onSubmit={submit} aria-labelledby="login-title">
         <div className="brand big">Quire</div>
         <h1 id="login-title">{mode === 'login' ? 'Sign in' : 'Create your account'}</h1>
-        {mode === 'signup' && (
-          <label>
-            Name
-            <input
-              name="name"
-              autoComplete="name"
-              required
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-            />
-          </label>
-        )}
-        <label>
-          Email
-          <input
-            name="email"
-            type="email"
-            autoComplete="email"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            name="password"
-            type="password"
-            autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
-            required
-            minLength={mode === 'signup' ? 8 : 1}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
+        <CredentialFields mode={mode} value={creds} onChange={setCreds} />
         {mode === 'signup' && (
           <label>
             Organisation <span className="muted">(optional)</span>

@@ -123,6 +123,21 @@ export async function stopService(svc: ServiceProcess | undefined, signal: NodeJ
   clearTimeout(timer);
 }
 
+/** doc-sync for a stack whose browser pages come from `gatewayOrigin` (no doc.v1 events: nobody consumes them here). */
+function startDocSync(port: number, gatewayOrigin: string, logDir: string): Promise<ServiceProcess> {
+  return startService(
+    'doc-sync',
+    'services/doc-sync/src/main.ts',
+    port,
+    {
+      QUIRE_DOC_SYNC_PORT: String(port),
+      QUIRE_ALLOWED_ORIGINS: gatewayOrigin,
+      QUIRE_DOC_SYNC_PUBLISH: 'false',
+    },
+    logDir,
+  );
+}
+
 export interface EditorStack {
   gateway: ServiceProcess;
   docSync: ServiceProcess;
@@ -152,17 +167,7 @@ export async function startEditorStack(opts: { webDist: string; runId: string })
     },
     logDir,
   );
-  const docSync = await startService(
-    'doc-sync',
-    'services/doc-sync/src/main.ts',
-    dsPort,
-    {
-      QUIRE_DOC_SYNC_PORT: String(dsPort),
-      QUIRE_ALLOWED_ORIGINS: gatewayOrigin,
-      QUIRE_DOC_SYNC_PUBLISH: 'false',
-    },
-    logDir,
-  );
+  const docSync = await startDocSync(dsPort, gatewayOrigin, logDir);
   const gateway = await startService(
     'gateway',
     'services/gateway/src/main.ts',
@@ -263,17 +268,7 @@ export async function startLifecycleEditorStack(opts: {
         },
         logDir,
       ).then((s) => (started.push(s), s)),
-      startService(
-        'doc-sync',
-        'services/doc-sync/src/main.ts',
-        dsPort,
-        {
-          QUIRE_DOC_SYNC_PORT: String(dsPort),
-          QUIRE_ALLOWED_ORIGINS: gatewayOrigin,
-          QUIRE_DOC_SYNC_PUBLISH: 'false',
-        },
-        logDir,
-      ).then((s) => (started.push(s), s)),
+      startDocSync(dsPort, gatewayOrigin, logDir).then((s) => (started.push(s), s)),
     ]);
     const gateway = await startService(
       'gateway',
