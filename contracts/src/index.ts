@@ -17,6 +17,7 @@ export * from './events/gpu.v1';
 export * from './events/registry';
 export * from './temporal';
 export * from './api/host-worker-api';
+export * from './api/snapshot-object-keys';
 export * from './api/kernel-lifecycle-api';
 export * from './api/kernel-channel';
 export * from './notebook/notebook-document';

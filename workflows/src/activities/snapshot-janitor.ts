@@ -1,10 +1,10 @@
+import { SNAPSHOT_OBJECT_KEYS } from '@quire/contracts';
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 
 /**
  * Deletes kernel snapshots from object storage (eviction, superseded
- * snapshots, images of retried checkpoints). The key layout is the host
- * worker's: `snapshots/<kernelId>/<snapshotId>/<file>` (see
- * services/host-worker/src/snapshots/snapshot-store.ts; read, not imported).
+ * snapshots, images of retried checkpoints), in the key layout the host
+ * worker writes (SNAPSHOT_OBJECT_KEYS in contracts).
  */
 export class SnapshotJanitor {
   constructor(
@@ -14,7 +14,7 @@ export class SnapshotJanitor {
 
   /** Snapshot ids of a kernel present in the bucket. */
   async list(kernelId: string): Promise<string[]> {
-    const prefix = `snapshots/${kernelId}/`;
+    const prefix = SNAPSHOT_OBJECT_KEYS.kernelPrefix(kernelId);
     const ids = new Set<string>();
     let token: string | undefined;
     do {
@@ -22,7 +22,7 @@ export class SnapshotJanitor {
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
       for (const o of page.Contents ?? []) {
-        const id = o.Key?.slice(prefix.length).split('/')[0];
+        const id = o.Key ? SNAPSHOT_OBJECT_KEYS.snapshotIdOf(kernelId, o.Key) : null;
         if (id) ids.add(id);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -32,7 +32,7 @@ export class SnapshotJanitor {
 
   /** Deletes every snapshot of the kernel except `keep`; returns how many objects went. */
   async deleteAllBut(kernelId: string, keep: string | null): Promise<number> {
-    const prefix = `snapshots/${kernelId}/`;
+    const prefix = SNAPSHOT_OBJECT_KEYS.kernelPrefix(kernelId);
     let deleted = 0;
     let token: string | undefined;
     do {
@@ -40,8 +40,7 @@ export class SnapshotJanitor {
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
       for (const o of page.Contents ?? []) {
-        const id = o.Key!.slice(prefix.length).split('/')[0];
-        if (keep !== null && id === keep) continue;
+        if (keep !== null && SNAPSHOT_OBJECT_KEYS.snapshotIdOf(kernelId, o.Key!) === keep) continue;
         // One by one: DeleteObjects needs a Content-MD5 not every S3-compatible server handles alike.
         await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.Key! }));
         deleted++;

@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream, mkdirSync, readdirSync, statSync }
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import { SNAPSHOT_OBJECT_KEYS } from '@quire/contracts';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -16,7 +17,8 @@ import {
 
 /**
  * Checkpoint images in object storage, so any host can restore any kernel.
- * An image folder becomes objects `snapshots/<kernelId>/<snapshotId>/<file>`;
+ * An image folder becomes objects `snapshots/<kernelId>/<snapshotId>/<file>`
+ * (SNAPSHOT_OBJECT_KEYS, shared with the lifecycle's snapshot janitor);
  * large files go up in 32 MiB multipart parts.
  */
 const PART = 32 * 1024 * 1024;
@@ -28,7 +30,7 @@ export class SnapshotStore {
   ) {}
 
   prefix(kernelId: string, snapshotId: string): string {
-    return `snapshots/${kernelId}/${snapshotId}/`;
+    return SNAPSHOT_OBJECT_KEYS.snapshotPrefix(kernelId, snapshotId);
   }
 
   location(kernelId: string, snapshotId: string): string {
