@@ -42,6 +42,11 @@ export function createBundle(dir: string, opts: SandboxSpecOptions): string {
   writeFileSync(join(rootfs, 'etc', 'group'), `root:x:0:\njovyan:x:${gid}:\n`);
   writeFileSync(join(rootfs, 'etc', 'hosts'), '127.0.0.1 localhost quire-kernel\n::1 localhost\n');
   writeFileSync(join(rootfs, 'etc', 'nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files\n');
+  // fontconfig (matplotlib's font search, Pillow) reads /etc/fonts/fonts.conf; without one it
+  // prints "Fontconfig error: Cannot load default config file" into the user's first plot.
+  // The fonts are the image's (/usr/share/fonts); the cache goes to the scratch /tmp.
+  mkdirSync(join(rootfs, 'etc', 'fonts'), { recursive: true });
+  writeFileSync(join(rootfs, 'etc', 'fonts', 'fonts.conf'), FONTS_CONF);
   if (opts.homeVolumeDir) {
     mkdirSync(opts.homeVolumeDir, { recursive: true });
     if (process.getuid?.() === 0) chownSync(opts.homeVolumeDir, uid, gid);
@@ -49,6 +54,15 @@ export function createBundle(dir: string, opts: SandboxSpecOptions): string {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(buildOciSpec(opts), null, 2));
   return dir;
 }
+
+const FONTS_CONF = `<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <dir>/usr/share/fonts</dir>
+  <dir>/usr/local/share/fonts</dir>
+  <cachedir>/tmp/.cache/fontconfig</cachedir>
+</fontconfig>
+`;
 
 export function removeBundle(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
