@@ -11,7 +11,8 @@ import type { NotebookVersion } from './doc-sync-api';
  *
  *   POST   /api/auth/signup                         SignupRequest → AuthResponse (201)
  *   POST   /api/auth/login                          LoginRequest → AuthResponse
- *   GET    /api/me                                  → MeResponse
+ *   POST   /api/auth/switch-org                     SwitchOrgRequest → AuthResponse (a session in another org of mine; 403 org.not_member)
+ *   GET    /api/me                                  → MeResponse (with every org I belong to)
  *   POST   /api/org/invites                         CreateOrgInviteRequest (optional) → OrgInviteResponse (201; org admins; single use, 7 days)
  *   GET    /api/org/members                         → OrgMembersResponse (org admins: members and pending invites)
  *   GET    /api/org/invites/:token                  → OrgInvitePreview (public: the token is the secret; 404 auth.invite_invalid when used/expired)
@@ -58,8 +59,19 @@ export const SignupRequest = z.object({
 });
 export type SignupRequest = z.infer<typeof SignupRequest>;
 
-export const LoginRequest = z.object({ email, password: z.string().min(1).max(256) });
+const orgId = z.string().trim().min(1).max(200);
+
+export const LoginRequest = z.object({
+  email,
+  password: z.string().min(1).max(256),
+  /** Added compatibly: sign in to this org of mine; omitted = the org I used last (else my oldest). */
+  orgId: orgId.optional(),
+});
 export type LoginRequest = z.infer<typeof LoginRequest>;
+
+/** Body of POST /api/auth/switch-org: a fresh session in another org the signed-in user belongs to. */
+export const SwitchOrgRequest = z.object({ orgId });
+export type SwitchOrgRequest = z.infer<typeof SwitchOrgRequest>;
 
 export interface UserDto {
   id: string;
@@ -137,6 +149,8 @@ export interface OrgMembersResponse {
 export interface MeResponse {
   user: UserDto;
   org: OrgDto;
+  /** Added compatibly: every org I belong to, with my role there (by name; includes `org`). */
+  orgs?: OrgDto[];
 }
 
 export const CreateNotebookRequest = z.object({

@@ -6,6 +6,7 @@
 export const GATEWAY_ROUTES = {
   signup: '/api/auth/signup',
   login: '/api/auth/login',
+  switchOrg: '/api/auth/switch-org',
   me: '/api/me',
   orgMembers: '/api/org/members',
   orgInvites: '/api/org/invites',

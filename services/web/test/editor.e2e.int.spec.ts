@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { AuthResponse, NotebookSummary, OrgInviteResponse } from '@quire/contracts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { accessibilityViolations } from './e2e/accessibility';
 import { api, launchBrowser, screenshot, signedInContext } from './e2e/browser';
 import { crashAndRestart, startEditorStack, type EditorStack } from './e2e/service-processes';
 import { buildWebApp } from './e2e/web-build';
@@ -17,7 +18,10 @@ jest.setTimeout(240_000);
 // A failed step is run again (QUIRE_E2E_RETRIES, default 2), its first failure
 // logged, so a flake shows in the log instead of hiding; three failures fail the
 // suite. Run with QUIRE_E2E_RETRIES=0 when hunting one.
-jest.retryTimes(Number(process.env.QUIRE_E2E_RETRIES ?? 2), { logErrorsBeforeRetry: true });
+jest.retryTimes(Number(process.env.QUIRE_E2E_RETRIES ?? 2), {
+  logErrorsBeforeRetry: true,
+  retryImmediately: true,
+});
 
 const run = Date.now().toString(36);
 const cell = (n: number) => `[data-cell-index="${n}"]`;
@@ -90,6 +94,8 @@ describe('web editor (browser, real services)', () => {
     await page.goto('/');
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await screenshot(page, '01-login');
+    // No serious or critical WCAG 2.1 A/AA violation (axe-core).
+    expect(await accessibilityViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'New here? Create an account' }).click();
     await page.getByLabel('Name').fill('Alice Doe');
     await page.getByLabel('Email').fill(`alice-${run}@example.com`);
@@ -141,6 +147,8 @@ describe('web editor (browser, real services)', () => {
     await a.getByRole('button', { name: 'Add' }).click();
     await a.getByText('Bob Roe').waitFor();
     await screenshot(a, '02-share-dialog');
+    // No serious or critical WCAG 2.1 A/AA violation (axe-core).
+    expect(await accessibilityViolations(a)).toEqual([]);
     await a.getByRole('button', { name: 'Close' }).click();
   });
 
@@ -228,8 +236,12 @@ describe('web editor (browser, real services)', () => {
     const width = await img.evaluate((el) => (el as HTMLImageElement).naturalWidth);
     expect(width).toBeGreaterThan(100);
     await b.locator(`${cell(n)} img.output-image`).waitFor();
+    // The sandbox has a fonts.conf: no fontconfig complaint printed above the plot.
+    expect(await a.locator(`${cell(n)} .outputs`).textContent()).not.toContain('Fontconfig error');
     await a.locator(`${cell(n)}`).scrollIntoViewIfNeeded();
     await screenshot(a, '05-matplotlib');
+    // No serious or critical WCAG 2.1 A/AA violation (axe-core).
+    expect(await accessibilityViolations(a)).toEqual([]);
   });
 
   it('shows a progress bar that updates in place (one line, not one per update)', async () => {
@@ -343,6 +355,11 @@ describe('web editor (browser, real services)', () => {
     await a.locator(`${cell(n)} .outputs`, { hasText: 'hello Alice' }).waitFor({ timeout: 30_000 });
 
     const m = await appendCell(a, 'import time\nfor i in range(600):\n    time.sleep(0.1)');
+    // Interrupt once this cell runs (the input() cell before it may still be finishing: an
+    // interrupt then would hit that one, as in Jupyter).
+    await a
+      .locator(`${cell(m)} [data-testid="executed-by"]`, { hasText: 'Running' })
+      .waitFor({ timeout: 30_000 });
     await a.locator('[data-testid="kernel-status"][data-state="busy"]').waitFor({ timeout: 30_000 });
     await a.getByRole('button', { name: 'Interrupt' }).click();
     const err = a.locator(`${cell(m)} .output-error`);
@@ -553,6 +570,8 @@ describe('web editor (browser, real services)', () => {
     await a.getByRole('link', { name: `Renamed ${run}` }).waitFor({ state: 'detached' });
     await a.getByRole('link', { name: notebook.title }).waitFor();
     await screenshot(a, '09-notebook-list');
+    // No serious or critical WCAG 2.1 A/AA violation (axe-core).
+    expect(await accessibilityViolations(a)).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { AuthResponse, NotebookSummary } from '@quire/contracts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { accessibilityViolations } from './e2e/accessibility';
 import { api, launchBrowser, screenshot, signedInContext } from './e2e/browser';
 import { startEditorStack, type EditorStack } from './e2e/service-processes';
 import { buildWebApp } from './e2e/web-build';
@@ -102,6 +103,7 @@ describe('org invites and the memory gauge (browser, real services)', () => {
     expect(inviteUrl).toMatch(new RegExp(`^${base}/join/[A-Za-z0-9_-]{20,}$`));
     await dialog.getByRole('group', { name: 'Pending invitations' }).getByText(bobEmail).waitFor();
     await screenshot(o, '20-members-invite');
+    expect(await accessibilityViolations(o)).toEqual([]); // axe-core: no serious/critical WCAG A/AA issue
     await dialog.getByRole('button', { name: 'Close' }).click();
   });
 
@@ -113,6 +115,7 @@ describe('org invites and the memory gauge (browser, real services)', () => {
     // The invitation names his email: the form has it already.
     expect(await page.getByLabel('Email').inputValue()).toBe(bobEmail);
     await screenshot(page, '21-join-page');
+    expect(await accessibilityViolations(page)).toEqual([]); // axe-core: no serious/critical WCAG A/AA issue
     await page.getByLabel('Name').fill('Bob Roe');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Create account and join' }).click();
@@ -225,6 +228,7 @@ describe('org invites and the memory gauge (browser, real services)', () => {
       last = await reading();
     }
     await screenshot(o, '23-memory-gauge');
+    expect(await accessibilityViolations(o)).toEqual([]); // axe-core: no serious/critical WCAG A/AA issue
     console.log(`memory gauge in the browser: ${first.text} → ${last.text}`);
 
     // Above 80 % of the limit the gauge turns amber (Shift-Enter left the cursor in a new cell 2).

@@ -36,6 +36,8 @@ export const ROUTE_RULES: Record<string, AccessRule> = {
   'GET /metrics': PUBLIC,
   'POST /api/auth/signup': PUBLIC,
   'POST /api/auth/login': PUBLIC,
+  /** Any signed-in user; the handler checks they are a member of the org they ask for. */
+  'POST /api/auth/switch-org': USER,
   'GET /api/me': USER,
   'POST /api/org/invites': { kind: 'org-admin' },
   'GET /api/org/members': { kind: 'org-admin' },

@@ -1,4 +1,4 @@
-import { uuidv7 } from '@quire/contracts';
+import { uuidv7, type OrgDto } from '@quire/contracts';
 import { QuireError } from '@quire/service-kit';
 import type { Pool } from 'pg';
 import { claimInviteForNewUser } from '../org/org-invites';
@@ -51,11 +51,11 @@ export class UsersRepository {
         org = { id: `o-${uuidv7()}`, name: input.orgName, role: 'admin' };
         await client.query('INSERT INTO gateway.orgs (id, name) VALUES ($1, $2)', [org.id, org.name]);
       }
-      await client.query(`INSERT INTO gateway.org_members (org_id, user_id, role) VALUES ($1, $2, $3)`, [
-        org.id,
-        userId,
-        org.role,
-      ]);
+      // The org they sign up into is the one they use: the next sign-in lands there.
+      await client.query(
+        `INSERT INTO gateway.org_members (org_id, user_id, role, last_used_at) VALUES ($1, $2, $3, now())`,
+        [org.id, userId, org.role],
+      );
       await client.query('INSERT INTO gateway.user_credentials (user_id, password_hash) VALUES ($1, $2)', [
         userId,
         input.passwordHash,
@@ -77,12 +77,13 @@ export class UsersRepository {
     }
   }
 
+  /** The user with credentials, in the org they used last (none remembered: their oldest org). */
   async findByEmail(email: string): Promise<(UserRow & { passwordHash: string }) | null> {
     const r = await this.pg.query(
       `${SELECT}, c.password_hash FROM gateway.users u
          JOIN gateway.org_members m ON m.user_id = u.id JOIN gateway.orgs o ON o.id = m.org_id
          JOIN gateway.user_credentials c ON c.user_id = u.id
-        WHERE u.email = $1 ORDER BY o.created_at LIMIT 1`,
+        WHERE u.email = $1 ORDER BY m.last_used_at DESC NULLS LAST, o.created_at, o.id LIMIT 1`,
       [email],
     );
     const row = r.rows[0];
@@ -97,6 +98,28 @@ export class UsersRepository {
       [userId, orgId],
     );
     return r.rows[0] ? toUser(r.rows[0]) : null;
+  }
+
+  /** Every org the user belongs to, with their role there, by name (the web editor's org switcher). */
+  async orgsOf(userId: string): Promise<OrgDto[]> {
+    const r = await this.pg.query(
+      `SELECT o.id, o.name, m.role FROM gateway.org_members m JOIN gateway.orgs o ON o.id = m.org_id
+        WHERE m.user_id = $1 ORDER BY lower(o.name), o.created_at, o.id`,
+      [userId],
+    );
+    return r.rows.map((row: Record<string, string>) => ({
+      id: row.id!,
+      name: row.name!,
+      role: row.role as OrgDto['role'],
+    }));
+  }
+
+  /** Remembers that the user works in this org now (a plain sign-in lands here next time). */
+  async markOrgUsed(userId: string, orgId: string): Promise<void> {
+    await this.pg.query(
+      'UPDATE gateway.org_members SET last_used_at = now() WHERE user_id = $1 AND org_id = $2',
+      [userId, orgId],
+    );
   }
 
   /** Users of one org by email (sharing names people by email). */

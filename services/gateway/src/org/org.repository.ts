@@ -117,7 +117,8 @@ export class OrgRepository {
   /**
    * A signed-in user joins the invite's org with its role. Someone already in
    * that org keeps their role and leaves the invite unused (clicking the link
-   * twice is harmless).
+   * twice is harmless). Either way it becomes the org they used last: they get
+   * a session there, and their next sign-in lands there too.
    */
   async accept(token: string, user: { id: string; email: string }): Promise<{ orgId: string }> {
     const client = await this.pg.connect();
@@ -130,16 +131,19 @@ export class OrgRepository {
           [invite.orgId, user.id],
         );
         if (member.rowCount) {
+          await client.query(
+            'UPDATE gateway.org_members SET last_used_at = now() WHERE org_id = $1 AND user_id = $2',
+            [invite.orgId, user.id],
+          );
           await client.query('COMMIT');
           return { orgId: invite.orgId };
         }
       }
       assertUsable(invite, user.email);
-      await client.query('INSERT INTO gateway.org_members (org_id, user_id, role) VALUES ($1, $2, $3)', [
-        invite.orgId,
-        user.id,
-        invite.role,
-      ]);
+      await client.query(
+        'INSERT INTO gateway.org_members (org_id, user_id, role, last_used_at) VALUES ($1, $2, $3, now())',
+        [invite.orgId, user.id, invite.role],
+      );
       await markUsed(client, token, user.id);
       await client.query('COMMIT');
       return { orgId: invite.orgId };

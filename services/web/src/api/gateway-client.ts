@@ -77,6 +77,8 @@ export const api = {
   signup: (body: SignupRequest) => request<AuthResponse>('POST', GATEWAY_ROUTES.signup, body),
   login: (body: LoginRequest) => request<AuthResponse>('POST', GATEWAY_ROUTES.login, body),
   me: () => request<MeResponse>('GET', GATEWAY_ROUTES.me),
+  /** A session in another org the signed-in user belongs to (a token carries one org). */
+  switchOrg: (orgId: string) => request<AuthResponse>('POST', GATEWAY_ROUTES.switchOrg, { orgId }),
   orgMembers: () => request<OrgMembersResponse>('GET', GATEWAY_ROUTES.orgMembers),
   createOrgInvite: (body: CreateOrgInviteRequest) =>
     request<OrgInviteResponse>('POST', GATEWAY_ROUTES.orgInvites, body),

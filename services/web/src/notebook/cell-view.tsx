@@ -17,6 +17,7 @@ import {
   type CellMap,
 } from './notebook-model';
 import { useYValue } from './use-y';
+import { badgeStyle } from '../ui/badge-colors';
 
 export interface CellViewProps {
   cell: CellMap;
@@ -71,7 +72,7 @@ export const CellView = memo(function CellView(props: CellViewProps) {
           <span
             key={u.clientId}
             className="cell-presence"
-            style={{ background: u.color }}
+            style={badgeStyle(u.color)}
             title={`${u.name} is here`}
           >
             {initials(u.name)}

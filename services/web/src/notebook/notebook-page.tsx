@@ -29,6 +29,7 @@ import {
   splitCell,
 } from './notebook-model';
 import { useYValue } from './use-y';
+import { badgeStyle } from '../ui/badge-colors';
 
 /** The notebook editor: opens the document and the kernel channel, and maps keys to cell actions. */
 export function NotebookPage({ notebookId, session }: { notebookId: string; session: StoredSession }) {
@@ -324,7 +325,7 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
           href="/"
           className="brand"
           onClick={(e) => (e.preventDefault(), navigate('/'))}
-          aria-label="All notebooks"
+          aria-label="Quire — all notebooks"
         >
           Quire
         </a>
@@ -334,7 +335,7 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
             <span
               key={u.id}
               className="avatar"
-              style={{ background: u.color }}
+              style={badgeStyle(u.color)}
               title={u.id === conn.user.id ? `${u.name} (you)` : u.name}
               data-user-name={u.name}
             >
@@ -392,34 +393,38 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
         className="cells"
         ref={container}
         tabIndex={0}
-        role="list"
+        role="region"
         aria-label="Notebook cells (command mode: arrows to move, Enter to edit, Shift-Enter to run)"
         data-ready={docState.ready ? 'true' : 'false'}
       >
         {!docState.ready && cells.length === 0 && <p className="page-message">Loading the notebook…</p>}
-        {cells.slice(0, Math.max(renderLimit, selectedIndex(cells, selectedId) + 1)).map((cell, index) => {
-          const id = cellId(cell);
-          const request = kernel.inputRequests.find((r) => r.cellId === id) ?? null;
-          return (
-            <CellView
-              key={id || index}
-              cell={cell}
-              index={index}
-              selected={id === selectedId}
-              editing={editing && id === selectedId}
-              readOnly={readOnly}
-              canRun={canRun}
-              awareness={conn.provider.awareness}
-              undoManager={conn.undoManager}
-              queuePosition={cellQueuePosition(kernel.queue, id)}
-              here={presence.filter((u) => u.cellId === id && u.clientId !== conn.doc.clientID)}
-              inputRequest={request}
-              onSelect={select}
-              onAction={act}
-              onInputReply={(executionId, value) => channel.send({ type: 'input_reply', executionId, value })}
-            />
-          );
-        })}
+        <div role="list" aria-label="Cells">
+          {cells.slice(0, Math.max(renderLimit, selectedIndex(cells, selectedId) + 1)).map((cell, index) => {
+            const id = cellId(cell);
+            const request = kernel.inputRequests.find((r) => r.cellId === id) ?? null;
+            return (
+              <CellView
+                key={id || index}
+                cell={cell}
+                index={index}
+                selected={id === selectedId}
+                editing={editing && id === selectedId}
+                readOnly={readOnly}
+                canRun={canRun}
+                awareness={conn.provider.awareness}
+                undoManager={conn.undoManager}
+                queuePosition={cellQueuePosition(kernel.queue, id)}
+                here={presence.filter((u) => u.cellId === id && u.clientId !== conn.doc.clientID)}
+                inputRequest={request}
+                onSelect={select}
+                onAction={act}
+                onInputReply={(executionId, value) =>
+                  channel.send({ type: 'input_reply', executionId, value })
+                }
+              />
+            );
+          })}
+        </div>
         {!readOnly && docState.ready && (
           <div className="add-cells">
             <button type="button" onClick={() => select(insertCell(conn.doc, cells.length, 'code'), true)}>

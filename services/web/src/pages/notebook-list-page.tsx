@@ -5,6 +5,8 @@ import type { StoredSession } from '../api/auth-store';
 import { exportIpynb } from '../notebook/notebook-page';
 import { navigate } from '../ui/router';
 import { OrgMembersDialog } from './org-members-dialog';
+import { OrgSwitcher } from './org-switcher';
+import { badgeStyle } from '../ui/badge-colors';
 
 /** The org's notebooks I can open: create, rename, delete, import and export .ipynb. */
 export function NotebookListPage({ session, onSignOut }: { session: StoredSession; onSignOut: () => void }) {
@@ -54,14 +56,16 @@ export function NotebookListPage({ session, onSignOut }: { session: StoredSessio
     <div className="list-page">
       <header className="topbar">
         <span className="brand">Quire</span>
-        <span className="muted org-name">{session.org.name}</span>
+        {/* A full reload after a switch: everything held in memory (the app's session, a prefetched
+            notebook session, kernel-channel tokens) belongs to the old org. */}
+        <OrgSwitcher session={session} onSwitched={() => location.reload()} />
         <span className="spacer" />
         {session.org.role === 'admin' && (
           <button type="button" className="ghost" onClick={() => setShowMembers(true)}>
             Members
           </button>
         )}
-        <span className="avatar" style={{ background: session.user.color }} title={session.user.name}>
+        <span className="avatar" style={badgeStyle(session.user.color)} title={session.user.name}>
           {session.user.name.slice(0, 1).toUpperCase()}
         </span>
         <button type="button" className="ghost" onClick={onSignOut}>

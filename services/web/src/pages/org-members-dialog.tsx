@@ -124,7 +124,7 @@ export function OrgMembersDialog({ onClose }: { onClose: () => void }) {
                       <button
                         type="button"
                         className="ghost"
-                        aria-label={`Copy the invite link for ${i.email ?? 'anyone'}`}
+                        aria-label={`${copied === i.url ? 'Copied' : 'Copy link'}: the invitation for ${i.email ?? 'anyone'}`}
                         onClick={() => void copy(i.url)}
                       >
                         {copied === i.url ? 'Copied' : 'Copy link'}
