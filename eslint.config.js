@@ -44,6 +44,23 @@ module.exports = tseslint.config(
     },
   },
   {
+    // The browser app's end-to-end tests start the real services with service-kit's
+    // test helpers (Node, never bundled); the app itself (src/) stays on contracts only.
+    files: ['services/web/test/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: [],
+          enforceBuildableLibDependency: false,
+          depConstraints: [
+            { sourceTag: 'type:web', onlyDependOnLibsWithTags: ['type:contracts', 'type:lib'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',

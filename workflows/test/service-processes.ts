@@ -1,88 +1,57 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { freePort } from '@quire/service-kit';
-
-const REPO = resolve(__dirname, '..', '..');
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  freePort,
+  restartServiceProcess,
+  startServiceProcess,
+  stopServiceProcess,
+  type ServiceProcess as Spawned,
+} from '@quire/service-kit';
 
 /**
  * Quire services as real child processes (what `quire up` runs), so a test
  * can kill -9 one mid-operation and start it again on the same state.
+ * Logs are kept on disk (QUIRE_TEST_LOG_DIR, default the OS temp folder) for post-mortems.
  */
 export class ServiceProcess {
-  private proc?: ChildProcess;
-  log = '';
-  /** Also kept on disk (QUIRE_TEST_LOG_DIR, default the OS temp folder) for post-mortems. */
-  readonly logFile: string | undefined;
+  private proc?: Spawned;
 
   constructor(
     readonly name: string,
     readonly entry: string,
     readonly env: Record<string, string>,
-    readonly readyUrl: string,
-  ) {
-    const dir = process.env.QUIRE_TEST_LOG_DIR ?? join(tmpdir(), 'quire-test-logs');
-    mkdirSync(dir, { recursive: true });
-    this.logFile = join(dir, `${name}-${process.pid}.log`);
-  }
+    /** Base URL; ready when `${base}/readyz` answers 2xx. */
+    readonly base: string,
+  ) {}
 
   get pid(): number | undefined {
-    return this.proc?.pid;
+    return this.proc?.child.pid;
   }
 
+  get logFile(): string | undefined {
+    return this.proc?.logFile;
+  }
+
+  /** Starts it (again, after a stop or kill -9: same port, environment and log file). */
   async start(timeoutMs = 90_000): Promise<void> {
-    this.proc = spawn(
-      process.execPath,
-      ['--enable-source-maps', '-r', '@swc-node/register', join(REPO, this.entry)],
-      {
-        cwd: REPO,
-        env: { ...process.env, SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'), ...this.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const keep = (d: Buffer) => {
-      this.log = (this.log + d.toString('utf8')).slice(-200_000);
-      if (this.logFile) appendFileSync(this.logFile, d);
-    };
-    this.proc.stdout!.on('data', keep);
-    this.proc.stderr!.on('data', keep);
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      if (this.proc.exitCode !== null)
-        throw new Error(`${this.name} exited at start: ${this.log.slice(-3000)}`);
-      try {
-        const res = await fetch(this.readyUrl, { signal: AbortSignal.timeout(1000) });
-        if (res.ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`${this.name} not ready after ${timeoutMs} ms: ${this.log.slice(-3000)}`);
+    if (this.proc) return restartServiceProcess(this.proc, timeoutMs);
+    this.proc = await startServiceProcess({
+      name: this.name,
+      entry: this.entry,
+      url: this.base,
+      env: this.env,
+      readyTimeoutMs: timeoutMs,
+      probeTimeoutMs: 1000,
+    });
   }
 
   /** kill -9: no graceful shutdown, as in a crash. */
   async kill9(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      p.once('exit', () => r());
-      p.kill('SIGKILL');
-    });
+    await stopServiceProcess(this.proc, 'SIGKILL', null);
   }
 
   async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
-      p.once('exit', () => {
-        clearTimeout(t);
-        r();
-      });
-      p.kill('SIGTERM');
-    });
+    await stopServiceProcess(this.proc, 'SIGTERM', 30_000);
   }
 }
 
@@ -113,7 +82,7 @@ export async function hostWorkerProcess(
       QUIRE_LOG_LEVEL: 'warn',
       ...env,
     },
-    `${apiUrl}/readyz`,
+    apiUrl,
   );
   return { hostId, apiUrl, stateDir, proc };
 }
@@ -124,7 +93,7 @@ export async function workflowWorkerProcess(env: Record<string, string>): Promis
     'workflow-worker',
     'workflows/src/worker/main.ts',
     { QUIRE_WORKER_HEALTH_PORT: String(port), QUIRE_LOG_LEVEL: 'warn', ...env },
-    `http://127.0.0.1:${port}/readyz`,
+    `http://127.0.0.1:${port}`,
   );
 }
 

@@ -26,9 +26,8 @@ import {
   type TopicSpec,
 } from '@quire/contracts';
 import { createKafka, createProducer, encodeEvent, ensureTopics } from '@quire/contracts/kafka';
-import { spawn } from 'node:child_process';
+import { freePort, startServiceProcess, stopServiceProcess } from '@quire/service-kit';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 
@@ -184,14 +183,6 @@ async function plainConsumer(kafka: Kafka, prefix: string, group: string, onMess
   return c;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 async function main(): Promise<void> {
   const brokers = (process.env.QUIRE_KAFKA_BROKERS ?? '').split(',').filter(Boolean);
   if (!brokers.length || !process.env.QUIRE_POSTGRES_URL)
@@ -232,26 +223,28 @@ async function main(): Promise<void> {
   const plainRate = total / ((plainDone - plainStart) / 1000);
 
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['-r', '@swc-node/register', join(REPO, 'services/billing/src/main.ts')],
-    {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'),
-        QUIRE_BILLING_ROLE: 'all',
-        QUIRE_BILLING_PORT: String(port),
-        QUIRE_BILLING_SCHEMA: schema,
-        QUIRE_BILLING_GROUP_ID: `bench-billing-${id}`,
-        QUIRE_BILLING_TOPIC_PREFIX: prefix,
-        QUIRE_BILLING_LAG_SAMPLES: 'true',
-        QUIRE_BILLING_METER_INTERVAL_MS: '50',
-        QUIRE_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
+  // Ready when its status endpoint answers: the throughput clock starts there.
+  const billing = await startServiceProcess({
+    name: 'bench-billing',
+    entry: 'services/billing/src/main.ts',
+    port,
+    env: {
+      QUIRE_BILLING_ROLE: 'all',
+      QUIRE_BILLING_PORT: String(port),
+      QUIRE_BILLING_SCHEMA: schema,
+      QUIRE_BILLING_GROUP_ID: `bench-billing-${id}`,
+      QUIRE_BILLING_TOPIC_PREFIX: prefix,
+      QUIRE_BILLING_LAG_SAMPLES: 'true',
+      QUIRE_BILLING_METER_INTERVAL_MS: '50',
+      QUIRE_LOG_LEVEL: 'warn',
     },
-  );
+    readyPath: '/api/billing/status',
+    readyPollMs: 100,
+    readyTimeoutMs: 300_000,
+    sourceMaps: false, // as in production: no source-mapped stack traces slowing the measured service
+    killWithParent: true,
+  });
+  console.error(`billing log: ${billing.logFile}`);
   const base = `http://127.0.0.1:${port}`;
   const status = async () => {
     try {
@@ -264,7 +257,6 @@ async function main(): Promise<void> {
       return undefined;
     }
   };
-  while (!(await status())) await sleep(100);
   const billingStart = Date.now();
   let ingested = 0;
   for (;;) {
@@ -318,8 +310,7 @@ async function main(): Promise<void> {
     p99Ms: number;
   };
   await plain.disconnect();
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await stopServiceProcess(billing);
   lagPlain.sort((a, b) => a - b);
 
   const result = {

@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort, startServiceProcess, stopServiceProcess, type ServiceProcess } from '@quire/service-kit';
 import type { Framing } from './bench-client';
 
 const REPO = join(__dirname, '..', '..', '..');
@@ -14,14 +13,6 @@ export interface BenchServer {
   /** Prepares one document and returns the WebSocket URL a client opens for it. */
   openDocument(docName: string): Promise<string>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /** HS256 JWT, as the gateway mints doc tokens (load-tests may not import services). */
@@ -36,37 +27,30 @@ function docToken(key: string, claims: Record<string, unknown>): string {
   return `${body}.${createHmac('sha256', key).update(body).digest('base64url')}`;
 }
 
+/** A server process from TypeScript source, ready when it prints a line `ready` accepts; logs to a file. */
 function launch(
+  name: string,
+  entry: string,
   args: string[],
   env: Record<string, string>,
   ready: (line: string) => boolean,
-): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['-r', '@swc-node/register', ...args], {
-    cwd: REPO,
-    env: { ...process.env, SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.split('\n').some(ready)) resolve(proc);
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${out.slice(-3000)}`)));
+): Promise<ServiceProcess> {
+  return startServiceProcess({
+    name: `bench-${name}`,
+    entry,
+    args,
+    env,
+    readyPath: null,
+    readyLine: ready,
+    sourceMaps: false, // as in production: no source-mapped stack traces slowing the measured servers
+    killWithParent: true,
   });
 }
 
-function stopper(proc: ChildProcess): () => Promise<void> {
-  return () =>
-    new Promise((r) => {
-      if (proc.exitCode !== null || proc.signalCode) return r();
-      proc.removeAllListeners('exit');
-      proc.once('exit', () => r());
-      proc.kill('SIGTERM');
-      setTimeout(() => proc.kill('SIGKILL'), 20_000).unref();
-    });
+function stopper(proc: ServiceProcess): () => Promise<void> {
+  return async () => {
+    await stopServiceProcess(proc, 'SIGTERM', 20_000);
+  };
 }
 
 /** The real doc-sync service (src/main.ts) against the platform's PostgreSQL and S3. */
@@ -74,7 +58,9 @@ export async function docSync(): Promise<BenchServer> {
   const port = await freePort();
   const key = process.env.QUIRE_TOKEN_SIGNING_KEY!;
   const proc = await launch(
-    [join(REPO, 'services/doc-sync/src/main.ts')],
+    'doc-sync',
+    'services/doc-sync/src/main.ts',
+    [],
     {
       QUIRE_DOC_SYNC_PORT: String(port),
       QUIRE_DOC_SYNC_SCHEMA: `doc_sync_bench_${Date.now().toString(36)}`,
@@ -84,7 +70,7 @@ export async function docSync(): Promise<BenchServer> {
   );
   return {
     name: 'quire doc-sync',
-    pid: proc.pid!,
+    pid: proc.child.pid!,
     framing: 'y-websocket',
     async openDocument(nb) {
       const svc = docToken(key, { sub: 'service:bench', org: 'bench', name: 'bench', nb, role: 'service' });
@@ -104,13 +90,15 @@ export async function docSync(): Promise<BenchServer> {
 export async function hocuspocus(): Promise<BenchServer> {
   const port = await freePort();
   const proc = await launch(
-    [join(__dirname, 'peer-servers.ts'), 'hocuspocus', String(port)],
+    'hocuspocus',
+    join(__dirname, 'peer-servers.ts'),
+    ['hocuspocus', String(port)],
     {},
     (l) => l === 'LISTENING',
   );
   return {
     name: `@hocuspocus/server ${pkgVersion('@hocuspocus/server')}`,
-    pid: proc.pid!,
+    pid: proc.child.pid!,
     framing: 'hocuspocus',
     openDocument: async () => `ws://127.0.0.1:${port}`,
     stop: stopper(proc),
@@ -120,13 +108,15 @@ export async function hocuspocus(): Promise<BenchServer> {
 export async function yWebsocket(): Promise<BenchServer> {
   const port = await freePort();
   const proc = await launch(
-    [join(__dirname, 'peer-servers.ts'), 'y-websocket', String(port)],
+    'y-websocket',
+    join(__dirname, 'peer-servers.ts'),
+    ['y-websocket', String(port)],
     {},
     (l) => l === 'LISTENING',
   );
   return {
     name: `y-websocket ${pkgVersion('y-websocket-classic-server')} server`,
-    pid: proc.pid!,
+    pid: proc.child.pid!,
     framing: 'y-websocket',
     openDocument: async (nb) => `ws://127.0.0.1:${port}/${nb}`,
     stop: stopper(proc),

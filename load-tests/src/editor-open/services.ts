@@ -1,74 +1,44 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { startServiceProcess, stopServiceProcess } from '@quire/service-kit';
 
 /** doc-sync and the gateway from source, each its own process, on free ports; and a fresh web build. */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
 
+export { freePort } from '@quire/service-kit';
+
+/** A server the benchmark started (Quire's services and the JupyterLab peer). */
 export interface Proc {
   name: string;
   url: string;
   child: ChildProcess;
 }
 
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((ok, fail) => {
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', ok);
-  });
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-export async function startProc(
+/** A Quire service, logging to `<logDir>/<name>.log`, ready when /readyz answers (up to 120 s). */
+export function startProc(
   name: string,
   entry: string,
   port: number,
   env: Record<string, string>,
   logDir: string,
-) {
-  mkdirSync(logDir, { recursive: true });
-  const out = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', join(REPO_ROOT, entry)], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      ...env,
-      SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json'),
-      QUIRE_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+): Promise<Proc> {
+  return startServiceProcess({
+    name,
+    entry,
+    port,
+    env: { ...env, QUIRE_LOG_LEVEL: 'warn' },
+    logDir,
+    readyTimeoutMs: 120_000,
+    readyPollMs: 300,
+    sourceMaps: false, // as in production: no source-mapped stack traces slowing the measured services
   });
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
-  const url = `http://127.0.0.1:${port}`;
-  const end = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`${name} exited with ${child.exitCode}; see ${logDir}/${name}.log`);
-    try {
-      if ((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })).ok) break;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error(`${name} not ready; see ${logDir}/${name}.log`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  return { name, url, child } satisfies Proc;
 }
 
 export async function stopProc(p: Proc | undefined): Promise<void> {
-  if (!p || p.child.exitCode !== null) return;
-  const done = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGTERM');
-  const t = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
-  await done;
-  clearTimeout(t);
+  await stopServiceProcess(p, 'SIGTERM', 15_000);
 }
 
 /** The production build of the editor, as the gateway serves it. */

@@ -1,116 +1,64 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../lib/kernel-sandboxes';
-import { sleep } from '../lib/stats';
+import {
+  freePort,
+  startServiceProcess,
+  stopServiceProcess,
+  type ServiceProcessOptions,
+} from '@quire/service-kit';
 
 /** Quire's services for the benchmark, each its own process from its own entry point (as `quire` runs them). */
-export class ServiceChild {
-  private readonly child: ChildProcess;
-  private tail = '';
-
-  constructor(
-    readonly name: string,
-    entry: string,
-    env: Record<string, string>,
-    readonly base: string,
-  ) {
-    this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(REPO_ROOT, entry)], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json'),
-        QUIRE_LOG_LEVEL: 'warn',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (d: Buffer) => (this.tail = (this.tail + d.toString('utf8')).slice(-4000));
-    this.child.stdout!.on('data', keep);
-    this.child.stderr!.on('data', keep);
-    process.once('exit', () => this.child.kill('SIGKILL'));
-  }
-
-  async ready(timeoutMs = 120_000): Promise<this> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.child.exitCode !== null) throw new Error(`${this.name} exited:\n${this.tail}`);
-      try {
-        if ((await fetch(`${this.base}/healthz`)).ok) return this;
-      } catch {
-        /* not up yet */
-      }
-      if (Date.now() > deadline) throw new Error(`${this.name} not up in time:\n${this.tail}`);
-      await sleep(200);
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
+function startService(name: string, entry: string, port: number, env: Record<string, string>) {
+  const opts: ServiceProcessOptions = {
+    name: `bench-gw-${name}`,
+    entry,
+    port,
+    env: { QUIRE_LOG_LEVEL: 'warn', ...env },
+    readyPath: '/healthz',
+    readyPollMs: 200,
+    readyTimeoutMs: 120_000,
+    sourceMaps: false, // as in production: no source-mapped stack traces slowing the measured services
+    killWithParent: true,
+  };
+  return startServiceProcess(opts);
 }
 
 /** doc-sync, one host worker (gVisor kernels) and a gateway that uses that host directly. */
 export async function startQuire(): Promise<{
-  gateway: ServiceChild;
-  host: ServiceChild;
+  gateway: { base: string };
+  host: { base: string };
   stop: () => Promise<void>;
 }> {
   const [docPort, hostPort, gwPort] = [await freePort(), await freePort(), await freePort()];
   const hostState = mkdtempSync(join(tmpdir(), 'quire-bench-gw-host-'));
-  const docSync = new ServiceChild(
-    'doc-sync',
-    'services/doc-sync/src/main.ts',
-    { QUIRE_DOC_SYNC_PORT: String(docPort) },
-    `http://127.0.0.1:${docPort}`,
-  );
-  const host = new ServiceChild(
-    'host-worker',
-    'services/host-worker/src/main.ts',
-    {
+  const [docSync, host] = await Promise.all([
+    startService('doc-sync', 'services/doc-sync/src/main.ts', docPort, {
+      QUIRE_DOC_SYNC_PORT: String(docPort),
+    }),
+    startService('host-worker', 'services/host-worker/src/main.ts', hostPort, {
       QUIRE_HOST_WORKER_PORT: String(hostPort),
       QUIRE_HOST_ID: `bench-gw-${hostPort}`,
       QUIRE_HOST_STATE_DIR: hostState,
       QUIRE_WARM_POOL_SIZE: '0',
-    },
-    `http://127.0.0.1:${hostPort}`,
-  );
-  await Promise.all([docSync.ready(), host.ready()]);
-  const gateway = await new ServiceChild(
-    'gateway',
-    'services/gateway/src/main.ts',
-    {
-      QUIRE_GATEWAY_PORT: String(gwPort),
-      QUIRE_DOC_SYNC_URL: docSync.base,
-      QUIRE_KERNEL_PROVIDER: 'direct',
-      QUIRE_HOST_WORKER_URL: host.base,
-    },
-    `http://127.0.0.1:${gwPort}`,
-  ).ready();
+    }),
+  ]);
+  const gateway = await startService('gateway', 'services/gateway/src/main.ts', gwPort, {
+    QUIRE_GATEWAY_PORT: String(gwPort),
+    QUIRE_DOC_SYNC_URL: docSync.url,
+    QUIRE_KERNEL_PROVIDER: 'direct',
+    QUIRE_HOST_WORKER_URL: host.url,
+  });
   return {
-    gateway,
-    host,
+    gateway: { base: gateway.url },
+    host: { base: host.url },
     stop: async () => {
-      await gateway.stop();
-      await Promise.all([docSync.stop(), host.stop()]);
+      await stopServiceProcess(gateway, 'SIGTERM', 10_000);
+      await Promise.all([
+        stopServiceProcess(docSync, 'SIGTERM', 10_000),
+        stopServiceProcess(host, 'SIGTERM', 10_000),
+      ]);
       removeSandboxes(hostState);
     },
   };

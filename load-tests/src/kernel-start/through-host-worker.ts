@@ -9,27 +9,14 @@
  *   eval "$(npm run -s quire -- env)"
  *   npm run -w @quire/load-tests bench:kernel-start-service [-- --warm-starts 50 --cold-starts 10 --pool-target 2]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StartKernelResponse } from '@quire/contracts';
+import { freePort, startServiceProcess, stopServiceProcess } from '@quire/service-kit';
 import { numberArgs } from '../lib/args';
 import { saveResults, verdict } from '../lib/report';
 import { machine, now, requireEnv, sleep, summarize, table } from '../lib/stats';
-
-const REPO = join(__dirname, '..', '..', '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
-  });
-}
 
 async function http<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${base}${path}`, {
@@ -62,35 +49,26 @@ async function main(): Promise<number> {
   const atStart = machine();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    process.execPath,
-    ['-r', '@swc-node/register', join(REPO, 'services/host-worker/src/main.ts')],
-    {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'),
-        QUIRE_HOST_ID: `bench-${process.pid}`,
-        QUIRE_HOST_STATE_DIR: mkdtempSync(join(tmpdir(), 'quire-bench-hw-')),
-        QUIRE_VOLUMES_DIR: mkdtempSync(join(tmpdir(), 'quire-bench-volumes-')),
-        QUIRE_HOST_WORKER_PORT: String(port),
-        QUIRE_WARM_POOL_SIZE: String(sc.poolTarget),
-        QUIRE_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
   const started = new Date().toISOString();
+  const hostWorker = await startServiceProcess({
+    name: 'bench-kernel-start-host-worker',
+    entry: 'services/host-worker/src/main.ts',
+    port,
+    env: {
+      QUIRE_HOST_ID: `bench-${process.pid}`,
+      QUIRE_HOST_STATE_DIR: mkdtempSync(join(tmpdir(), 'quire-bench-hw-')),
+      QUIRE_VOLUMES_DIR: mkdtempSync(join(tmpdir(), 'quire-bench-volumes-')),
+      QUIRE_HOST_WORKER_PORT: String(port),
+      QUIRE_WARM_POOL_SIZE: String(sc.poolTarget),
+      QUIRE_LOG_LEVEL: 'warn',
+    },
+    readyPollMs: 200,
+    readyTimeoutMs: 120_000,
+    sourceMaps: false, // as in production: no source-mapped stack traces slowing the measured service
+    killWithParent: true,
+  });
+  log(`host worker ${hostWorker.url} (log: ${hostWorker.logFile})`);
   try {
-    for (let i = 0; ; i++) {
-      if (child.exitCode !== null) throw new Error('the host worker exited at start');
-      const ok = await fetch(`${base}/readyz`)
-        .then((r) => r.ok)
-        .catch(() => false);
-      if (ok) break;
-      if (i > 600) throw new Error('the host worker was not ready in 120 s');
-      await sleep(200);
-    }
     const poolFull = async () => {
       const t0 = now();
       for (;;) {
@@ -172,8 +150,7 @@ async function main(): Promise<number> {
     if (file) log(`raw results: ${file}`);
     return misses > 0 ? 1 : 0;
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await stopServiceProcess(hostWorker);
   }
 }
 

@@ -11,9 +11,6 @@
  *   eval "$(npm run -s quire -- env)"
  *   npm run -w @quire/load-tests bench:lifecycle [-- --workflows 1000 --concurrency 50 --applied-sample 50 --idle-ms 2000 --hibernate-ms 1000]
  */
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import {
   KERNEL_LIFECYCLE,
   kernelLifecycleWorkflowId,
@@ -21,6 +18,7 @@ import {
   type KernelLifecycleInput,
   type LifecycleSnapshot,
 } from '@quire/contracts';
+import { startServiceProcess, stopServiceProcess } from '@quire/service-kit';
 import {
   Client,
   Connection,
@@ -30,8 +28,6 @@ import {
 import { numberArgs } from '../lib/args';
 import { saveResults } from '../lib/report';
 import { machine, now, requireEnv, summarize, table, type Summary } from '../lib/stats';
-
-const REPO = resolve(__dirname, '..', '..', '..');
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -57,33 +53,27 @@ async function main(): Promise<number> {
   const atStart = machine();
   log(`lifecycle bench ${JSON.stringify(sc)} on ${atStart}`);
 
-  const worker = spawn(
-    process.execPath,
-    ['-r', '@swc-node/register', join(REPO, 'workflows/src/testing/bench-worker.ts')],
-    {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        BENCH_TASK_QUEUE: taskQueue,
-        SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  process.once('exit', () => worker.kill('SIGKILL')); // never leave the bench worker behind
   let allocated = 0;
   let hibernated = 0;
-  await new Promise<void>((ok, fail) => {
-    createInterface({ input: worker.stdout! }).on('line', (l) => {
-      if (l === 'ready') ok();
+  // The bench worker says `ready` once polling, then `progress <allocated> <hibernated>` lines.
+  const worker = await startServiceProcess({
+    name: 'bench-lifecycle-worker',
+    entry: 'workflows/src/testing/bench-worker.ts',
+    env: { BENCH_TASK_QUEUE: taskQueue },
+    readyPath: null,
+    readyLine: (l) => l === 'ready',
+    readyTimeoutMs: 300_000,
+    onLine: (l) => {
       const m = /^progress (\d+) (\d+)$/.exec(l);
       if (m) {
         allocated = Number(m[1]);
         hibernated = Number(m[2]);
       }
-    });
-    worker.once('exit', (c) => fail(new Error(`bench worker exited (${c})`)));
+    },
+    sourceMaps: false, // as in production: no source-mapped stack traces slowing the measured worker
+    killWithParent: true, // never leave the bench worker behind
   });
+  log(`bench worker log: ${worker.logFile}`);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const ids = Array.from({ length: sc.workflows }, (_, i) => `bench-${run}-${i}`);
@@ -270,7 +260,7 @@ async function main(): Promise<number> {
       },
     );
   } finally {
-    worker.kill('SIGTERM');
+    await stopServiceProcess(worker);
     await connection.close();
   }
   return code;

@@ -1,9 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidv7 } from '@quire/contracts';
-import { freePort } from '@quire/service-kit';
+import {
+  freePort,
+  restartServiceProcess,
+  startServiceProcess,
+  stopServiceProcess,
+  type ServiceProcess,
+} from '@quire/service-kit';
 
 /**
  * kill -9 of a host worker process must not take its kernels with it: the
@@ -13,55 +18,34 @@ import { freePort } from '@quire/service-kit';
  */
 jest.setTimeout(300_000);
 
-const REPO = join(__dirname, '..', '..', '..');
 const run = uuidv7().slice(-10);
 
+/** The host-worker process; start() after kill9() runs a new one on the same port and state folder. */
 class HostWorkerProcess {
-  child?: ChildProcess;
-  log = '';
+  private proc?: ServiceProcess;
   constructor(
     readonly base: string,
     private readonly env: Record<string, string>,
   ) {}
 
   async start(): Promise<void> {
-    this.child = spawn(
-      process.execPath,
-      ['-r', '@swc-node/register', join(REPO, 'services/host-worker/src/main.ts')],
-      {
-        cwd: REPO,
-        env: { ...process.env, SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'), ...this.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const keep = (d: Buffer) => (this.log = (this.log + d.toString('utf8')).slice(-20_000));
-    this.child.stdout!.on('data', keep);
-    this.child.stderr!.on('data', keep);
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`host worker exited at start:\n${this.log}`);
-      const ok = await fetch(`${this.base}/readyz`)
-        .then((r) => r.ok)
-        .catch(() => false);
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`host worker not ready in 90 s:\n${this.log}`);
+    if (this.proc) return restartServiceProcess(this.proc);
+    this.proc = await startServiceProcess({
+      name: 'host-worker-crash',
+      entry: 'services/host-worker/src/main.ts',
+      url: this.base,
+      env: this.env,
+      readyTimeoutMs: 90_000,
+      readyPollMs: 200,
+    });
   }
 
   async kill9(): Promise<void> {
-    const child = this.child!;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await gone;
+    await stopServiceProcess(this.proc, 'SIGKILL', null);
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await gone;
+    await stopServiceProcess(this.proc, 'SIGTERM', null);
   }
 }
 

@@ -1,10 +1,16 @@
 import { ALL_TOPICS, dlqTopicOf, type EventEnvelope, type TopicSpec } from '@quire/contracts';
 import { createKafka, createProducer, encodeEvent, ensureTopics } from '@quire/contracts/kafka';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
-import { platformVar } from '@quire/service-kit';
+import {
+  isRunning,
+  platformVar,
+  spawnServiceProcess,
+  stopServiceProcess,
+  type ServiceProcess,
+} from '@quire/service-kit';
 import { loadBillingConfig, type BillingConfig } from '../../src/config';
 import { BillingRuntime, type BillingStatus } from '../../src/runtime/billing-runtime';
 
@@ -154,34 +160,29 @@ export { dlqTopicOf };
 
 /** A billing process (worker role) as a child: it can be killed with SIGKILL like a real crash. */
 export class WorkerProcess {
-  readonly lines: string[] = [];
-  readonly child: ChildProcess;
-  private exited = false;
+  private readonly proc: ServiceProcess;
 
   constructor(env: Record<string, string>, entry = 'services/billing/src/worker-main.ts') {
-    this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(REPO, entry)], {
-      cwd: REPO,
-      env: { ...process.env, SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    };
-    this.child.stdout!.on('data', onData);
-    this.child.stderr!.on('data', onData);
-    this.child.once('exit', () => {
-      this.exited = true;
+    // No HTTP to poll: tests wait for its log lines (every line kept, they count them).
+    this.proc = spawnServiceProcess({
+      name: 'billing-worker',
+      entry,
+      env,
+      readyPath: null,
+      keepLines: Infinity,
     });
   }
 
+  get child() {
+    return this.proc.child;
+  }
+
+  get lines(): readonly string[] {
+    return this.proc.lines;
+  }
+
   get alive(): boolean {
-    return !this.exited;
+    return isRunning(this.proc);
   }
 
   logged(msg: string): number {
@@ -190,28 +191,20 @@ export class WorkerProcess {
 
   async waitFor(msg: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    const tail = () => `${this.lines.slice(-20).join('\n')}\n(log: ${this.proc.logFile})`;
     while (this.logged(msg) === 0) {
-      if (!this.alive) throw new Error(`worker exited before "${msg}":\n${this.lines.slice(-20).join('\n')}`);
-      if (Date.now() > deadline)
-        throw new Error(`worker did not log "${msg}" in time:\n${this.lines.slice(-20).join('\n')}`);
+      if (!this.alive) throw new Error(`worker exited before "${msg}":\n${tail()}`);
+      if (Date.now() > deadline) throw new Error(`worker did not log "${msg}" in time:\n${tail()}`);
       await sleep(50);
     }
   }
 
-  kill9(): Promise<void> {
-    return this.signal('SIGKILL');
+  async kill9(): Promise<void> {
+    await stopServiceProcess(this.proc, 'SIGKILL', null);
   }
 
-  stop(): Promise<void> {
-    return this.signal('SIGTERM');
-  }
-
-  private signal(sig: NodeJS.Signals): Promise<void> {
-    if (this.exited) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.child.once('exit', () => resolve());
-      this.child.kill(sig);
-    });
+  async stop(): Promise<void> {
+    await stopServiceProcess(this.proc, 'SIGTERM', null);
   }
 }
 

@@ -1,5 +1,5 @@
-import { freePort, platformVar } from '@quire/service-kit';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort, platformVar, startServiceProcess, stopServiceProcess } from '@quire/service-kit';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 export const REPO = join(__dirname, '..', '..', '..', '..');
@@ -10,7 +10,9 @@ export interface DocSyncProcess {
   /** y-websocket serverUrl: rooms are notebook ids. */
   ws: string;
   proc: ChildProcess;
+  /** Its recent output lines (the full output is in `logFile`). */
   logs: string[];
+  logFile: string;
   /** SIGTERM; resolves with how it exited. */
   stop(): Promise<{ code: number | null; signal: string | null }>;
   kill9(): Promise<void>;
@@ -25,57 +27,29 @@ export function testSchema(tag: string): string {
 export async function startDocSync(env: Record<string, string>, port?: number): Promise<DocSyncProcess> {
   platformVar('QUIRE_POSTGRES_URL');
   const p = port ?? (await freePort());
-  const logs: string[] = [];
-  const proc = spawn(
-    process.execPath,
-    ['--enable-source-maps', '-r', '@swc-node/register', join(REPO, 'services/doc-sync/src/main.ts')],
-    {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'),
-        QUIRE_DOC_SYNC_PORT: String(p),
-        QUIRE_BIND_HOST: '127.0.0.1',
-        QUIRE_LOG_LEVEL: 'warn',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  proc.stdout!.on('data', (d: Buffer) => logs.push(d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
-    proc.once('exit', (code, signal) => r({ code, signal })),
-  );
-  const http = `http://127.0.0.1:${p}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`doc-sync exited with ${proc.exitCode}:\n${logs.join('')}`);
-    try {
-      const res = await fetch(`${http}/readyz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`doc-sync did not become ready:\n${logs.join('')}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const svc = await startServiceProcess({
+    name: 'doc-sync',
+    entry: 'services/doc-sync/src/main.ts',
+    port: p,
+    env: { QUIRE_DOC_SYNC_PORT: String(p), QUIRE_BIND_HOST: '127.0.0.1', QUIRE_LOG_LEVEL: 'warn', ...env },
+    readyTimeoutMs: 90_000,
+    readyPollMs: 200,
+    probeTimeoutMs: 1000,
+    keepLines: Infinity,
+  });
   return {
     port: p,
-    http,
+    http: svc.url,
     ws: `ws://127.0.0.1:${p}/notebooks`,
-    proc,
-    logs,
-    async stop() {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-      return exited;
+    proc: svc.child,
+    get logs() {
+      return svc.lines.map((l) => `${l}\n`);
     },
-    async kill9() {
-      if (proc.exitCode === null) proc.kill('SIGKILL');
-      await exited;
+    logFile: svc.logFile,
+    // No escalation to SIGKILL: the tests check that a SIGTERM stop is clean.
+    stop: async () => (await stopServiceProcess(svc, 'SIGTERM', null))!,
+    kill9: async () => {
+      await stopServiceProcess(svc, 'SIGKILL', null);
     },
   };
 }

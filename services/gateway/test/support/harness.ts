@@ -1,12 +1,17 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { AuthResponse, NotebookSummary } from '@quire/contracts';
-import { bootstrapService, freePort } from '@quire/service-kit';
-
-const REPO = resolve(__dirname, '..', '..', '..', '..');
+import {
+  bootstrapService,
+  freePort,
+  spawnServiceProcess,
+  stopServiceProcess,
+  waitUntilReady,
+  type ServiceProcess as Spawned,
+} from '@quire/service-kit';
 
 /**
  * Real services for the gateway's integration tests: doc-sync and a host
@@ -14,9 +19,7 @@ const REPO = resolve(__dirname, '..', '..', '..', '..');
  * the gateway in-process.
  */
 export class ServiceProcess {
-  readonly lines: string[] = [];
-  readonly child: ChildProcess;
-  private exited = false;
+  private readonly proc: Spawned;
 
   constructor(
     readonly name: string,
@@ -24,53 +27,32 @@ export class ServiceProcess {
     env: Record<string, string>,
     readonly base: string,
   ) {
-    this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(REPO, entry)], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        SWC_NODE_PROJECT: join(REPO, 'tsconfig.base.json'),
-        QUIRE_LOG_LEVEL: 'warn',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    this.proc = spawnServiceProcess({
+      name,
+      entry,
+      url: base,
+      env: { QUIRE_LOG_LEVEL: 'warn', ...env },
+      readyPath: '/healthz',
+      readyPollMs: 200,
     });
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.lines.push(buf.slice(0, i));
-        if (this.lines.length > 2000) this.lines.shift();
-        buf = buf.slice(i + 1);
-      }
-    };
-    this.child.stdout!.on('data', onData);
-    this.child.stderr!.on('data', onData);
-    this.child.once('exit', () => (this.exited = true));
+  }
+
+  get child() {
+    return this.proc.child;
+  }
+
+  /** Its recent output lines. */
+  get lines(): readonly string[] {
+    return this.proc.lines;
   }
 
   async ready(timeoutMs = 60_000): Promise<this> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.exited) throw new Error(`${this.name} exited:\n${this.lines.slice(-30).join('\n')}`);
-      try {
-        if ((await fetch(`${this.base}/healthz`)).ok) return this;
-      } catch {
-        /* not listening yet */
-      }
-      if (Date.now() > deadline)
-        throw new Error(`${this.name} not up in time:\n${this.lines.slice(-30).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitUntilReady(this.proc, timeoutMs);
+    return this;
   }
 
-  stop(): Promise<void> {
-    if (this.exited) return Promise.resolve();
-    return new Promise((r) => {
-      this.child.once('exit', () => r());
-      this.child.kill('SIGTERM');
-      setTimeout(() => this.child.kill('SIGKILL'), 10_000).unref();
-    });
+  async stop(): Promise<void> {
+    await stopServiceProcess(this.proc, 'SIGTERM', 10_000);
   }
 }
 

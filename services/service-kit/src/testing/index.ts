@@ -1,0 +1,7 @@
+/**
+ * Helpers for integration tests and benchmarks that run against the real
+ * local platform: its QUIRE_* variables, free ports, and Quire services started
+ * as their own processes.
+ */
+export * from './test-env';
+export * from './service-process';
