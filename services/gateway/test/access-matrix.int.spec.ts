@@ -5,20 +5,20 @@ import {
   type NotebookRole,
   type NotebookSummary,
 } from '@quire/contracts';
-import { createPostgresPool, platformVar } from '@quire/service-kit';
+import { platformVar } from '@quire/service-kit';
 import { SignJWT } from 'jose';
 import type { Pool } from 'pg';
 import WebSocket from 'ws';
 import { ROUTE_RULES, WS_RULES, type AccessRule } from '../src/auth/access-rules';
 import {
   api,
-  bootGateway,
+  bootApiGateway,
   createNotebook,
-  joinOrg,
-  signup,
-  startDocSync,
   type GatewayUnderTest,
+  joinOrg,
   type ServiceProcess,
+  signup,
+  testPool,
 } from './support/harness';
 
 jest.setTimeout(180_000);
@@ -43,17 +43,9 @@ describe('gateway access: every route × every role, from the one route table', 
   let linkToken: string;
 
   beforeAll(async () => {
-    docSync = await startDocSync();
-    gw = await bootGateway({
-      QUIRE_DOC_SYNC_URL: docSync.base,
-      QUIRE_KERNEL_PROVIDER: 'direct',
-      // No host in this test: kernel routes answer 503 to allowed callers, which is "not 401/403".
-      QUIRE_HOST_WORKER_URL: 'http://127.0.0.1:9',
-    });
-    pg = createPostgresPool(
-      { QUIRE_POSTGRES_URL: platformVar('QUIRE_POSTGRES_URL'), QUIRE_POSTGRES_POOL_SIZE: 2 },
-      'gw-test',
-    );
+    // No host: kernel routes answer 503 to allowed callers, which is "not 401/403".
+    ({ gw, docSync } = await bootApiGateway());
+    pg = testPool('gw-test');
     users.owner = await signup(gw.base, 'owner', 'Matrix Org');
     for (const role of ['editor', 'runner', 'viewer', 'same-org-unshared'] as const)
       users[role] = await joinOrg(gw.base, users.owner.token, role);

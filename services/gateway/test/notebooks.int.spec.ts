@@ -12,12 +12,11 @@ import type {
 import { DocClient } from './support/clients';
 import {
   api,
-  bootGateway,
-  joinOrg,
-  signup,
-  startDocSync,
+  bootApiGateway,
   type GatewayUnderTest,
+  joinOrg,
   type ServiceProcess,
+  signup,
 } from './support/harness';
 
 jest.setTimeout(180_000);
@@ -41,12 +40,7 @@ describe('notebooks through the gateway (real doc-sync): import/export, sharing,
   ) as Ipynb;
 
   beforeAll(async () => {
-    docSync = await startDocSync();
-    gw = await bootGateway({
-      QUIRE_DOC_SYNC_URL: docSync.base,
-      QUIRE_KERNEL_PROVIDER: 'direct',
-      QUIRE_HOST_WORKER_URL: 'http://127.0.0.1:9',
-    });
+    ({ gw, docSync } = await bootApiGateway());
     owner = await signup(gw.base, 'owner', 'Notebook Org');
     colleague = await joinOrg(gw.base, owner.token, 'colleague');
     outsider = await signup(gw.base, 'outsider', 'Another Org');

@@ -1,15 +1,14 @@
 import type { AuthResponse, OrgInviteResponse, OrgMembersResponse } from '@quire/contracts';
-import { createPostgresPool, platformVar } from '@quire/service-kit';
 import type { Pool } from 'pg';
 import {
   api,
-  bootGateway,
+  bootApiGateway,
   createNotebook,
-  signup,
-  startDocSync,
-  uniqueEmail,
   type GatewayUnderTest,
   type ServiceProcess,
+  signup,
+  testPool,
+  uniqueEmail,
 } from './support/harness';
 
 jest.setTimeout(120_000);
@@ -24,16 +23,8 @@ describe('org members and invites', () => {
   let admin: AuthResponse;
 
   beforeAll(async () => {
-    docSync = await startDocSync();
-    gw = await bootGateway({
-      QUIRE_DOC_SYNC_URL: docSync.base,
-      QUIRE_KERNEL_PROVIDER: 'direct',
-      QUIRE_HOST_WORKER_URL: 'http://127.0.0.1:9',
-    });
-    pg = createPostgresPool(
-      { QUIRE_POSTGRES_URL: platformVar('QUIRE_POSTGRES_URL'), QUIRE_POSTGRES_POOL_SIZE: 2 },
-      'gw-org-test',
-    );
+    ({ gw, docSync } = await bootApiGateway());
+    pg = testPool('gw-org-test');
     admin = await signup(gw.base, 'admin', 'Invite Org');
   });
 

@@ -1,15 +1,14 @@
 import type { AuthResponse, ListNotebooksResponse, MeResponse, NotebookSummary } from '@quire/contracts';
-import { createPostgresPool, platformVar } from '@quire/service-kit';
 import type { Pool } from 'pg';
 import {
   api,
-  bootGateway,
+  bootApiGateway,
   createNotebook,
-  signup,
-  startDocSync,
-  uniqueEmail,
   type GatewayUnderTest,
   type ServiceProcess,
+  signup,
+  testPool,
+  uniqueEmail,
 } from './support/harness';
 
 jest.setTimeout(120_000);
@@ -35,16 +34,8 @@ describe('switching between orgs', () => {
   let inTeam: AuthResponse;
 
   beforeAll(async () => {
-    docSync = await startDocSync();
-    gw = await bootGateway({
-      QUIRE_DOC_SYNC_URL: docSync.base,
-      QUIRE_KERNEL_PROVIDER: 'direct',
-      QUIRE_HOST_WORKER_URL: 'http://127.0.0.1:9',
-    });
-    pg = createPostgresPool(
-      { QUIRE_POSTGRES_URL: platformVar('QUIRE_POSTGRES_URL'), QUIRE_POSTGRES_POOL_SIZE: 2 },
-      'gw-org-switch-test',
-    );
+    ({ gw, docSync } = await bootApiGateway());
+    pg = testPool('gw-org-switch-test');
     dana = await signup(gw.base, 'dana', 'Dana Org');
     ann = await signup(gw.base, 'ann', 'Team Org');
     outsider = await signup(gw.base, 'outsider', 'Outsider Org');

@@ -4,9 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { AuthResponse, NotebookSummary } from '@quire/contracts';
+import type { Pool } from 'pg';
 import {
   bootstrapService,
+  createPostgresPool,
   freePort,
+  platformVar,
   spawnServiceProcess,
   stopServiceProcess,
   waitUntilReady,
@@ -133,6 +136,28 @@ export async function bootGateway(env: Record<string, string>): Promise<GatewayU
     logLevel: 'error',
   });
   return { app, port, base: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+/**
+ * doc-sync plus the gateway with no kernel host (kernel routes answer 503 to
+ * allowed callers): for the API, access and org tests.
+ */
+export async function bootApiGateway(): Promise<{ gw: GatewayUnderTest; docSync: ServiceProcess }> {
+  const docSync = await startDocSync();
+  const gw = await bootGateway({
+    QUIRE_DOC_SYNC_URL: docSync.base,
+    QUIRE_KERNEL_PROVIDER: 'direct',
+    QUIRE_HOST_WORKER_URL: 'http://127.0.0.1:9',
+  });
+  return { gw, docSync };
+}
+
+/** A small pool on the platform's PostgreSQL, for a test that looks at the gateway's tables. */
+export function testPool(applicationName: string): Pool {
+  return createPostgresPool(
+    { QUIRE_POSTGRES_URL: platformVar('QUIRE_POSTGRES_URL'), QUIRE_POSTGRES_POOL_SIZE: 2 },
+    applicationName,
+  );
 }
 
 let counter = 0;
