@@ -1,9 +1,6 @@
-import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { startServiceProcess, stopServiceProcess } from '@quire/service-kit';
+import type { ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { buildWebEditor, startServiceProcess, stopServiceProcess } from '@quire/service-kit';
 
 /** doc-sync and the gateway from source, each its own process, on free ports; and a fresh web build. */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
@@ -42,24 +39,4 @@ export async function stopProc(p: Proc | undefined): Promise<void> {
 }
 
 /** The production build of the editor, as the gateway serves it. */
-export async function buildWeb(): Promise<string> {
-  const web = join(REPO_ROOT, 'services', 'web');
-  const outDir = mkdtempSync(join(tmpdir(), 'quire-web-bench-'));
-  const vite = join(dirname(require.resolve('vite/package.json', { paths: [web] })), 'bin', 'vite.js');
-  await promisify(execFile)(
-    process.execPath,
-    [
-      vite,
-      'build',
-      '--config',
-      join(web, 'vite.config.mts'),
-      '--outDir',
-      outDir,
-      '--emptyOutDir',
-      '--logLevel',
-      'error',
-    ],
-    { cwd: web, env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' } },
-  );
-  return outDir;
-}
+export const buildWeb = (): Promise<string> => buildWebEditor('bench');
