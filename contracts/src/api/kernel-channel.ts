@@ -10,13 +10,27 @@ import { z } from 'zod';
  * Every message is JSON; client messages are validated and a bad one gets an
  * `error` reply without closing the socket.
  */
+/**
+ * "Run the code as I see it": the sender's own Yjs client id and clock when it
+ * pressed Run. The gateway reads cell sources from its copy of the document,
+ * which can trail the sender's last keystrokes by a network hop; it waits (a
+ * few seconds at most) until its copy has those edits before reading. Added
+ * compatibly: without it the gateway runs what its copy holds.
+ */
+export const EditsUpTo = z.object({
+  clientId: z.number().int().nonnegative(),
+  clock: z.number().int().nonnegative(),
+});
+export type EditsUpTo = z.infer<typeof EditsUpTo>;
+
 export const KernelChannelClientMessage = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('run'),
     requestId: z.string().max(100),
     cellIds: z.array(z.string().max(128)).min(1).max(10_000),
+    editsUpTo: EditsUpTo.optional(),
   }),
-  z.object({ type: z.literal('run_all'), requestId: z.string().max(100) }),
+  z.object({ type: z.literal('run_all'), requestId: z.string().max(100), editsUpTo: EditsUpTo.optional() }),
   z.object({ type: z.literal('interrupt'), requestId: z.string().max(100) }),
   z.object({ type: z.literal('restart'), requestId: z.string().max(100) }),
   z.object({ type: z.literal('force_terminate'), requestId: z.string().max(100) }),

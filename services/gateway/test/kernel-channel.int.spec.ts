@@ -9,6 +9,7 @@ import {
 import { createKafka, createProducer, EventConsumer, EventProducer } from '@quire/contracts/kafka';
 import { platformVar } from '@quire/service-kit';
 import WebSocket from 'ws';
+import * as Y from 'yjs';
 import { ChannelClient, DocClient, until } from './support/clients';
 import {
   api,
@@ -157,6 +158,45 @@ describe('kernel channel: queue, fan-out, outputs in the document, background ru
     a.close();
     b.close();
     docA.close();
+  });
+
+  it('runs a cell as its author last typed it, even when the keystrokes reach the server after Run', async () => {
+    const doc = await DocClient.open(gw.base, alice.token, nb.id);
+    doc.addCode('typed', 'print("old")');
+    const a = await ChannelClient.open(wsUrl(), alice.token);
+    await a.run(['typed']);
+    await until('first run', () => doc.stdout('typed') === 'old\n', 60_000);
+
+    // Alice's edit, held back from doc-sync for a moment (a slow hop): a draft replica.
+    const draft = new Y.Doc();
+    Y.applyUpdate(draft, Y.encodeStateAsUpdate(doc.doc));
+    const cell = draft
+      .getArray<Y.Map<unknown>>('cells')
+      .toArray()
+      .find((c) => c.get('id') === 'typed')!;
+    const text = cell.get('source') as Y.Text;
+    draft.transact(() => {
+      text.delete(0, text.length);
+      text.insert(0, 'print("new")');
+    });
+    const held = Y.encodeStateAsUpdate(draft, Y.encodeStateVector(doc.doc));
+    const reply = a.request({
+      type: 'run',
+      cellIds: ['typed'],
+      editsUpTo: { clientId: draft.clientID, clock: Y.getState(draft.store, draft.clientID) },
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    Y.applyUpdate(doc.doc, held); // now the edit travels: this client → doc-sync → the gateway's copy
+    expect(await reply).toMatchObject({ type: 'ack' });
+    await until('ran the new code', () => doc.stdout('typed') === 'new\n', 60_000);
+
+    // Edits that never arrive: a clear refusal after a bounded wait, nothing run.
+    expect(
+      await a.request({ type: 'run', cellIds: ['typed'], editsUpTo: { clientId: 424242, clock: 7 } }),
+    ).toMatchObject({ type: 'error', code: 'docs.edits_pending' });
+    expect(doc.stdout('typed')).toBe('new\n');
+    a.close();
+    doc.close();
   });
 
   it('a viewer watches but cannot run; bad messages get an error and the socket stays open', async () => {

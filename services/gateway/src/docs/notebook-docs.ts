@@ -66,6 +66,35 @@ export class NotebookDoc {
     });
   }
 
+  /**
+   * Resolves once this copy holds a client's edits up to `clock` (a run request's
+   * EditsUpTo: the code as the person who pressed Run saw it). Their last
+   * keystrokes can still be on their way through doc-sync when the run arrives.
+   */
+  whenIncludes(clientId: number, clock: number, timeoutMs = 10_000): Promise<void> {
+    const has = () => Y.getState(this.doc.store, clientId) >= clock;
+    if (has()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onUpdate = () => {
+        if (!has()) return;
+        clearTimeout(timer);
+        this.doc.off('update', onUpdate);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.doc.off('update', onUpdate);
+        reject(
+          new QuireError(
+            'unavailable',
+            'your latest edits have not reached the server yet, so the cell was not run; run it again in a moment',
+            'docs.edits_pending',
+          ),
+        );
+      }, timeoutMs);
+      this.doc.on('update', onUpdate);
+    });
+  }
+
   get cells(): Y.Array<Y.Map<unknown>> {
     return this.doc.getArray<Y.Map<unknown>>(NOTEBOOK_DOC.cells);
   }

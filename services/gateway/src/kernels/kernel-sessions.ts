@@ -1,3 +1,4 @@
+import type { EditsUpTo } from '@quire/contracts';
 import { QuireError, type JsonLogger } from '@quire/service-kit';
 import type { Principal } from '../auth/principal';
 import { DocOutputSink } from '../docs/doc-output-sink';
@@ -60,9 +61,16 @@ export class KernelSessions {
   }
 
   /** Queues cells of a notebook (code read from the document now). */
-  async runCells(nb: NotebookRow, who: Principal, cellIds: string[] | 'all'): Promise<Run[]> {
+  async runCells(
+    nb: NotebookRow,
+    who: Principal,
+    cellIds: string[] | 'all',
+    editsUpTo?: EditsUpTo,
+  ): Promise<Run[]> {
     const doc = await this.docs.acquire(nb.id, nb.orgId);
     try {
+      // Run what the person saw: wait for their last keystrokes to reach this copy.
+      if (editsUpTo) await doc.whenIncludes(editsUpTo.clientId, editsUpTo.clock);
       const ids = cellIds === 'all' ? doc.codeCellIds() : cellIds;
       const cells = ids.map((id) => ({ id, cell: doc.source(id) }));
       const missing = cells.filter((c) => !c.cell).map((c) => c.id);

@@ -68,6 +68,7 @@ export function handleKernelChannel(
               notebook,
               principal,
               msg.type === 'run' ? msg.cellIds : 'all',
+              msg.editsUpTo,
             );
             send({ type: 'ack', requestId: msg.requestId, executionIds: runs.map((r) => r.executionId) });
             return;

@@ -1,5 +1,5 @@
 import * as Y from 'yjs';
-import { NOTEBOOK_DOC, type CellExecutionInfo } from '@quire/contracts';
+import { NOTEBOOK_DOC, type CellExecutionInfo, type EditsUpTo } from '@quire/contracts';
 
 /**
  * Cell operations on the shared notebook Y.Doc (contracts' NOTEBOOK_DOC layout,
@@ -193,6 +193,15 @@ export function createUndoManager(doc: Y.Doc): Y.UndoManager {
     trackedOrigins: new Set<unknown>([LOCAL_ORIGIN]),
     captureTimeout: 500,
   });
+}
+
+/**
+ * This tab's edits so far (its Yjs client id and clock), sent with Run: the
+ * gateway waits until its copy of the document has them, so a cell runs as
+ * typed even when the last keystrokes are still on their way.
+ */
+export function editsUpTo(doc: Y.Doc): EditsUpTo {
+  return { clientId: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
 }
 
 /** The notebook as plain text per cell, for tests and the benchmark. */

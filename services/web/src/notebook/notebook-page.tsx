@@ -20,6 +20,7 @@ import {
   clearOutputs,
   createCell,
   deleteCells,
+  editsUpTo,
   indexOfCell,
   insertCell,
   LOCAL_ORIGIN,
@@ -159,7 +160,7 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
         const i = indexOfCell(conn.doc, id);
         return i >= 0 && cellType(cellsOf(conn.doc).get(i)) === 'code';
       });
-      if (code.length && canRun) channel.send({ type: 'run', cellIds: code });
+      if (code.length && canRun) channel.send({ type: 'run', cellIds: code, editsUpTo: editsUpTo(conn.doc) });
     },
     [conn, channel, canRun],
   );
@@ -359,7 +360,7 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
       <KernelStatusBar
         state={kernel}
         canRun={canRun}
-        onRunAll={() => channel.send({ type: 'run_all' })}
+        onRunAll={() => channel.send({ type: 'run_all', editsUpTo: editsUpTo(conn.doc) })}
         onInterrupt={() => channel.send({ type: 'interrupt' })}
         onRestart={() => channel.send({ type: 'restart' })}
         onForceTerminate={() => channel.send({ type: 'force_terminate' })}
