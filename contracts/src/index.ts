@@ -24,3 +24,5 @@ export * from './notebook/notebook-document';
 export * from './api/auth-tokens';
 export * from './api/doc-sync-api';
 export * from './api/gateway-api';
+export * from './api/gpu-scheduler-api';
+export * from './api/agent-api';

@@ -12,6 +12,12 @@ export const TOKEN_AUDIENCES = {
   user: 'quire:user',
   /** Short-lived, one notebook: opens its document on doc-sync with a role. */
   doc: 'quire:doc',
+  /**
+   * Minted by the agent service for one agent run: opens that notebook's
+   * kernel channel on the gateway as "Agent (for <name>)" with origin
+   * `agent` (the agent tier's per-cell cap). Never accepted on other routes.
+   */
+  agent: 'quire:agent',
 } as const;
 
 export type NotebookRole = 'owner' | 'editor' | 'runner' | 'viewer';
@@ -35,6 +41,21 @@ export interface DocTokenClaims {
   /** viewer and runner connections are read-only on the document; `service` may write. */
   role: NotebookRole | 'service';
   aud: typeof TOKEN_AUDIENCES.doc;
+  exp: number;
+  iat: number;
+}
+
+export interface AgentTokenClaims {
+  /** The user on whose behalf the agent runs (their RBAC role on the notebook applies). */
+  sub: string;
+  org: string;
+  /** The user's display name; collaborators see agentDisplayName(name). */
+  name: string;
+  /** The one notebook this token reaches. */
+  nb: string;
+  /** The agent run. */
+  run: string;
+  aud: typeof TOKEN_AUDIENCES.agent;
   exp: number;
   iat: number;
 }

@@ -19,7 +19,14 @@ export const AgentRunStarted = defineEvent({
       maxSteps: z.number().int().positive(),
       maxTokens: z.number().int().positive(),
       maxCost: decimal,
+      /** Wall-time budget. Added compatibly. */
+      maxWallMs: millis.optional(),
     }),
+    /** Added compatibly: review (default) or auto; dry run in a forked kernel. */
+    mode: z.enum(['review', 'auto']).optional(),
+    dryRun: z.boolean().optional(),
+    /** The LLM provider and model the run uses. Added compatibly. */
+    provider: z.object({ kind: z.string().min(1), model: z.string().min(1) }).optional(),
   }),
 });
 
@@ -33,6 +40,10 @@ export const AgentStep = defineEvent({
     step: z.number().int().positive(),
     tokens: z.object({ prompt: z.number().int().nonnegative(), completion: z.number().int().nonnegative() }),
     execMs: millis,
+    /** Added compatibly: the step's LLM cost, the tool it called, whether it ran in a forked kernel. */
+    cost: z.object({ amount: decimal, currency }).optional(),
+    tool: z.string().min(1).optional(),
+    dryRun: z.boolean().optional(),
   }),
 });
 
@@ -46,6 +57,16 @@ export const AgentRunFinished = defineEvent({
     status: z.enum(['succeeded', 'budget_exhausted', 'cancelled', 'failed']),
     steps: z.number().int().nonnegative(),
     cost: z.object({ amount: decimal, currency }),
+    /**
+     * Why it ended, added compatibly: finished, stopped_by_user, max_steps,
+     * max_tokens, max_cost, max_wall_time, repeated_failure, llm_error,
+     * kernel_error (AgentFinishReason in contracts/src/api/agent-api.ts).
+     */
+    reason: z.string().min(1).max(64).optional(),
+    /** Total tokens of the run. Added compatibly. */
+    tokens: z
+      .object({ prompt: z.number().int().nonnegative(), completion: z.number().int().nonnegative() })
+      .optional(),
   }),
 });
 

@@ -12,7 +12,15 @@ export const GpuRequested = defineEvent({
   schemaVersion: 1,
   topic,
   description: 'A kernel asked for a GPU or a MIG slice.',
-  data: z.object({ requestId: id, kernelId: id, gpuType: z.string().min(1), profile }),
+  data: z.object({
+    requestId: id,
+    kernelId: id,
+    gpuType: z.string().min(1),
+    profile,
+    /** Added compatibly: who asked, and whether CPU instead of waiting is allowed. */
+    userId: id.optional(),
+    allowCpuFallback: z.boolean().optional(),
+  }),
 });
 
 export const GpuQueued = defineEvent({
@@ -40,6 +48,8 @@ export const GpuAllocated = defineEvent({
     gpuType: z.string().min(1),
     device: z.string().min(1),
     slice: profile.nullable(),
+    /** MIG placement: first memory slot. Added compatibly. */
+    startSlot: z.number().int().min(0).max(7).nullable().optional(),
   }),
 });
 
@@ -54,6 +64,8 @@ export const GpuReleased = defineEvent({
     device: z.string().min(1),
     slice: profile.nullable(),
     reason: z.enum(['hibernated', 'terminated', 'died', 'preempted']),
+    /** Words for the record, e.g. `host h-3 lost`. Added compatibly. */
+    detail: z.string().max(500).optional(),
   }),
 });
 

@@ -5,6 +5,47 @@ import { bytes, id, millis } from './common';
 
 const topic = TOPICS.hostEvents.name;
 
+/** A MIG GPU instance that exists on a GPU (placement as `nvidia-smi mig -lgi` shows it). */
+export const HostMigInstance = z.object({
+  /** MIG profile name as NVIDIA prints it, e.g. `1g.10gb`, `3g.40gb`. */
+  profile: z.string().regex(/^\d+g\.\d+gb(\+me)?$/),
+  /** First memory slot (0..7) and the number of slots it spans. */
+  start: z.number().int().min(0).max(7),
+  size: z.number().int().min(1).max(8),
+  /** `MIG-…` UUID of the instance's device, when known. */
+  uuid: z.string().min(1).optional(),
+});
+export type HostMigInstance = z.infer<typeof HostMigInstance>;
+
+export const HostGpu = z.object({
+  /** `GPU-…` UUID: the device id everywhere in Quire (gpu.v1 `device`). */
+  uuid: z.string().min(1),
+  index: z.number().int().nonnegative(),
+  /** Product name as the driver reports it, e.g. `NVIDIA H100 80GB HBM3`. */
+  model: z.string().min(1),
+  /** Quire's GPU type key used in requests and the price book, e.g. `h100-80gb`, `a100-40gb`, `h200`. */
+  gpuType: z.string().min(1),
+  memoryBytes: bytes,
+  driverVersion: z.string().min(1),
+  cudaVersion: z.string().optional(),
+  /** MIG mode as enabled now (not the pending mode); `unsupported` on GPUs without MIG. */
+  migMode: z.enum(['enabled', 'disabled', 'unsupported']),
+  migInstances: z.array(HostMigInstance).default([]),
+  /**
+   * What this host's sandbox runtime can hand to a sandbox. gVisor's nvproxy
+   * passes whole GPUs (on supported drivers) but not MIG devices; `reason`
+   * says why not when false.
+   */
+  sandbox: z.object({
+    wholeGpu: z.boolean(),
+    migSlices: z.boolean(),
+    reason: z.string().optional(),
+  }),
+  /** Whether `cuda-checkpoint` works here, so GPU memory survives hibernation. */
+  cudaCheckpoint: z.boolean().default(false),
+});
+export type HostGpu = z.infer<typeof HostGpu>;
+
 export const HostHeartbeat = defineEvent({
   type: 'quire.host.HostHeartbeat',
   schemaVersion: 1,
@@ -20,6 +61,12 @@ export const HostHeartbeat = defineEvent({
     labels: z.record(z.string(), z.string()).default({}),
     /** Base URL of the host's internal API (contracts/src/api/host-worker-api.ts). Added compatibly. */
     apiUrl: z.string().url().optional(),
+    /**
+     * The host's GPUs as its discovery (NVML / `nvidia-smi -q -x`) saw them,
+     * and what its sandbox runtime can hand to a sandbox. Absent or empty: no
+     * GPUs. Added compatibly; the gpu-scheduler's inventory is built from it.
+     */
+    gpus: z.array(HostGpu).optional(),
   }),
 });
 
@@ -100,6 +147,14 @@ export const ResourceSample = defineEvent({
     memoryBytes: bytes,
     memoryLimitBytes: bytes,
     peakMemoryBytes: bytes,
+    /** The sandbox's GPU (when it has one): utilisation and device memory. Added compatibly. */
+    gpu: z
+      .object({
+        utilizationPct: z.number().min(0).max(100),
+        memoryUsedBytes: bytes,
+        memoryTotalBytes: bytes,
+      })
+      .optional(),
   }),
 });
 

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+
+/**
+ * Agent mode (services/agent): the API the editor uses through the gateway,
+ * and the agent service's own internal API behind it.
+ *
+ * Public (gateway route table; editors and owners may start, stop, accept,
+ * reject and undo; viewers and runners may list and watch):
+ *   POST /api/notebooks/:notebookId/agent-runs                    StartAgentRunRequest → AgentRunDto (201)
+ *   GET  /api/notebooks/:notebookId/agent-runs                    → { runs: AgentRunDto[] } (newest first)
+ *   GET  /api/notebooks/:notebookId/agent-runs/:runId             → AgentRunDto
+ *   GET  /api/notebooks/:notebookId/agent-runs/:runId/events      → text/event-stream of AgentRunStreamEvent
+ *   POST /api/notebooks/:notebookId/agent-runs/:runId/stop        → AgentRunDto (stop takes effect within 1 s)
+ *   POST /api/notebooks/:notebookId/agent-runs/:runId/review      AgentReviewRequest → AgentRunDto
+ *   POST /api/notebooks/:notebookId/agent-runs/:runId/undo        → AgentRunDto (reverts everything the run changed)
+ *
+ * The gateway forwards these (after its RBAC) to the agent service at
+ * QUIRE_AGENT_URL under `/internal/agent-runs…` with the caller as
+ * AgentCaller headers; the agent service trusts only callers holding the
+ * internal service token (QUIRE_INTERNAL_TOKEN).
+ *
+ * How the agent reaches the notebook (no other service's internals):
+ *  - the document: a y-websocket client on doc-sync with a doc token of role
+ *    `service` (sub `service:agent`), writing cells with AgentCellProvenance in
+ *    their metadata;
+ *  - the execute path: the gateway's kernel channel
+ *    (contracts/src/api/kernel-channel.ts) with an agent token
+ *    (TOKEN_AUDIENCES.agent, AgentTokenClaims): its runs queue with people's
+ *    in the same fair queue, show as "Agent (for Alice)", get the agent tier's
+ *    per-cell cap, and are origin `agent` on exec.v1.
+ */
+
+export type AgentRunMode = 'review' | 'auto';
+
+export const AgentBudgetDto = z.object({
+  maxSteps: z.number().int().min(1).max(200),
+  maxTokens: z.number().int().min(100).max(5_000_000),
+  /** Decimal string in the price book's currency, e.g. "0.50". */
+  maxCost: z.string().regex(/^\d{1,6}(\.\d{1,6})?$/),
+  maxWallMs: z.number().int().min(1_000).max(6 * 3600_000),
+});
+export type AgentBudgetDto = z.infer<typeof AgentBudgetDto>;
+
+export const DEFAULT_AGENT_BUDGET: AgentBudgetDto = {
+  maxSteps: 20,
+  maxTokens: 200_000,
+  maxCost: '1.00',
+  maxWallMs: 15 * 60_000,
+};
+
+export const StartAgentRunRequest = z.object({
+  goal: z.string().trim().min(1).max(10_000),
+  mode: z.enum(['review', 'auto']).default('review'),
+  /** Run each step first in a kernel forked from a fresh snapshot of the live one. */
+  dryRun: z.boolean().default(false),
+  budget: AgentBudgetDto.partial().optional(),
+});
+export type StartAgentRunRequest = z.input<typeof StartAgentRunRequest>;
+
+export const AgentReviewRequest = z.object({
+  decision: z.enum(['accept', 'reject']),
+  /** Pending changes to decide on; omitted = all pending changes of the run. */
+  changeIds: z.array(z.string().max(128)).max(1000).optional(),
+});
+export type AgentReviewRequest = z.infer<typeof AgentReviewRequest>;
+
+export type AgentRunStatus =
+  | 'running'
+  | 'awaiting_review'
+  | 'succeeded'
+  | 'stopped'
+  | 'budget_exhausted'
+  | 'failed';
+
+/** Why a run ended (AgentRunFinished `reason`). */
+export type AgentFinishReason =
+  | 'finished'
+  | 'stopped_by_user'
+  | 'max_steps'
+  | 'max_tokens'
+  | 'max_cost'
+  | 'max_wall_time'
+  | 'repeated_failure'
+  | 'llm_error'
+  | 'kernel_error';
+
+export interface AgentChangeDto {
+  changeId: string;
+  kind: 'insert_cell' | 'edit_cell' | 'delete_cell' | 'run_cell';
+  cellId: string;
+  /** The code the change proposes (insert/edit) or runs. */
+  source: string | null;
+  status: 'pending' | 'accepted' | 'rejected' | 'applied';
+}
+
+export interface AgentStepDto {
+  step: number;
+  /** What the model said or the tool it called, in one line. */
+  summary: string;
+  tool: string | null;
+  cellId: string | null;
+  code: string | null;
+  /** The truncated output the model was shown. */
+  outputSummary: string | null;
+  tokens: { prompt: number; completion: number };
+  cost: string;
+  execMs: number;
+  /** Ran in a forked kernel (dry run), not the live one. */
+  dryRun: boolean;
+  at: string;
+}
+
+export interface AgentRunDto {
+  runId: string;
+  notebookId: string;
+  kernelId: string;
+  userId: string;
+  userName: string;
+  goal: string;
+  mode: AgentRunMode;
+  dryRun: boolean;
+  status: AgentRunStatus;
+  finishReason: AgentFinishReason | null;
+  /** The model's closing summary (finish tool) or the error, for people. */
+  summary: string | null;
+  provider: { kind: string; model: string };
+  budget: AgentBudgetDto;
+  usage: { steps: number; promptTokens: number; completionTokens: number; cost: string; wallMs: number };
+  steps: AgentStepDto[];
+  changes: AgentChangeDto[];
+  undone: boolean;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** One Server-Sent Event on a run's stream: `event: <type>`, `data: <json>`. */
+export type AgentRunStreamEvent =
+  | { type: 'run'; run: AgentRunDto }
+  | { type: 'token'; step: number; text: string }
+  | { type: 'step'; step: AgentStepDto }
+  | { type: 'finished'; run: AgentRunDto };
+
+/** Who the gateway says is calling, as headers on forwarded requests. */
+export const AGENT_CALLER_HEADERS = {
+  userId: 'x-quire-user-id',
+  userName: 'x-quire-user-name',
+  orgId: 'x-quire-org-id',
+  role: 'x-quire-notebook-role',
+  kernelId: 'x-quire-kernel-id',
+} as const;
+
+/** In a cell's metadata (`quire.agent`): which run wrote it, for whom, and whether it is still pending review. */
+export interface AgentCellProvenance {
+  runId: string;
+  onBehalfOf: { userId: string; name: string };
+  step: number;
+  state: 'pending' | 'accepted' | 'applied';
+}
+export const AGENT_CELL_METADATA_KEY = 'quire.agent';
+
+/** The name collaborators see for an agent's runs on the kernel channel. */
+export const agentDisplayName = (onBehalfOfName: string): string => `Agent (for ${onBehalfOfName})`;
