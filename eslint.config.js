@@ -76,7 +76,8 @@ module.exports = tseslint.config(
   },
   {
     // Workflow code is replayed: it must be deterministic and sandbox-safe.
-    files: ['workflows/src/workflows/**/*.ts'],
+    // A service that owns its own workflows (agent runs) keeps them in src/workflows/.
+    files: ['workflows/src/workflows/**/*.ts', 'services/*/src/workflows/**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: __dirname } },
     rules: {
       'no-restricted-imports': [
