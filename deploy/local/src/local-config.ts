@@ -18,6 +18,9 @@ export interface LocalConfig {
     hostWorker: number;
     billing: number;
     docSync: number;
+    agent: number;
+    gpuScheduler: number;
+    localLlm: number;
     postgres: number;
     kafka: number;
     kafkaController: number;
@@ -59,6 +62,9 @@ export function loadLocalConfig(repoRoot: string, env: NodeJS.ProcessEnv = proce
       hostWorker: intFromEnv(env, 'QUIRE_HOST_WORKER_PORT', 8092),
       billing: intFromEnv(env, 'QUIRE_BILLING_PORT', 8093),
       docSync: intFromEnv(env, 'QUIRE_DOC_SYNC_PORT', 8094),
+      agent: intFromEnv(env, 'QUIRE_AGENT_PORT', 8095),
+      gpuScheduler: intFromEnv(env, 'QUIRE_GPU_SCHEDULER_PORT', 8096),
+      localLlm: intFromEnv(env, 'QUIRE_LOCAL_LLM_PORT', 8097),
       postgres: intFromEnv(env, 'QUIRE_POSTGRES_PORT', 15432),
       kafka: intFromEnv(env, 'QUIRE_KAFKA_PORT', 19092),
       kafkaController: intFromEnv(env, 'QUIRE_KAFKA_CONTROLLER_PORT', 19093),
