@@ -37,6 +37,8 @@ export const StartKernelRequest = z.object({
   limits: SandboxLimitsDto.optional(),
   /** Take a pre-booted sandbox from the host's warm pool when one is free (default true). */
   warmPool: z.boolean().optional(),
+  /** The GPU the gpu-scheduler allocated (device UUID, host-side handle to expose); only that one is visible. Added compatibly. */
+  gpu: z.object({ device: z.string().min(1), visibleDevice: z.string().min(1) }).optional(),
 });
 export type StartKernelRequest = z.infer<typeof StartKernelRequest>;
 

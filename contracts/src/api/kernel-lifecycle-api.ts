@@ -46,6 +46,13 @@ export interface KernelLifecycleInput {
   policy?: Partial<LifecyclePolicy>;
   /** Sandbox limits asked of the host (default: the tier's RAM cap). Added compatibly. */
   limits?: { memoryBytes?: number; cpus?: number };
+  /**
+   * A GPU for this kernel (gpu-scheduler-api.ts): the workflow asks the
+   * scheduler for a device before placement, waits while queued and releases
+   * it on hibernate, evict, death and host loss. `profile` is `full` or a MIG
+   * profile; `allowCpuFallback` only when the user asked. Added compatibly.
+   */
+  gpu?: { gpuType: string; profile: string; allowCpuFallback?: boolean };
 }
 
 /**
@@ -177,4 +184,24 @@ export interface LifecycleSnapshot {
   policy?: LifecyclePolicy;
   /** How many times this kernel's workflow continued-as-new. Added compatibly. */
   generation?: number;
+  /**
+   * GPU kernels only: the scheduler request of this life and where it stands.
+   * While `phase` is `queued`, `position` (1 = next) and `etaS` are what the
+   * editor shows ("Waiting for an H100 — position 2, about 4 min"). Added compatibly.
+   */
+  gpu?: LifecycleGpuStatus | null;
+}
+
+export interface LifecycleGpuStatus {
+  gpuType: string;
+  profile: string;
+  requestId: string | null;
+  phase: 'none' | 'queued' | 'allocated' | 'released' | 'rejected' | 'cpu_fallback';
+  position: number | null;
+  etaS: number | null;
+  /** When it started waiting (ISO), while queued. */
+  queuedSince: string | null;
+  allocation: { hostId: string; device: string; slice: string | null; visibleDevice: string } | null;
+  /** Whether the allocation's host can keep GPU memory across hibernation (cuda-checkpoint). */
+  cudaCheckpoint: boolean | null;
 }
