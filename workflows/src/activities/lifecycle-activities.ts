@@ -14,6 +14,7 @@ import type {
   SnapshotResult,
   WarmPoolPlanEntry,
 } from '../workflows/lifecycle-activities';
+import { GpuSchedulerClient, GpuSchedulerError } from './gpu-scheduler-client';
 import { HostApiClient, HostApiError, HostUnreachableError } from './host-api-client';
 import type { SnapshotJanitor } from './snapshot-janitor';
 
@@ -27,6 +28,19 @@ export interface LifecycleActivityDeps {
   settleMs?: number;
   /** Warm pool autoscaling: the plan from the host registry. */
   warmPoolPlan?(): WarmPoolPlanEntry[];
+  /** The gpu-scheduler (QUIRE_GPU_SCHEDULER_URL); unset: GPU kernels are refused with a clear error. */
+  gpuScheduler?: GpuSchedulerClient;
+  /** Whether `cuda-checkpoint` works for this GPU on this host (the host's heartbeat says). */
+  gpuCheckpoint?(hostId: string, device: string): boolean;
+}
+
+/** The scheduler's refusals that no retry changes. */
+const GPU_REFUSALS = new Set(['gpu.unknown_type', 'gpu.profile_not_offered', 'gpu.quota_exceeded', 'validation.failed']);
+
+function gpuFailure(err: unknown): never {
+  if (err instanceof GpuSchedulerError && (GPU_REFUSALS.has(err.code) || err.status === 400))
+    throw ApplicationFailure.nonRetryable(err.message, GPU_REFUSALS.has(err.code) ? err.code : 'validation.failed');
+  throw err;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,7 +92,38 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps): Lifecycl
     return k;
   }
 
+  const gpuScheduler = (): GpuSchedulerClient => {
+    if (!deps.gpuScheduler)
+      throw ApplicationFailure.nonRetryable(
+        'GPU kernels need the gpu-scheduler: QUIRE_GPU_SCHEDULER_URL is not set on the workflows worker',
+        'gpu.scheduler_not_configured',
+      );
+    return deps.gpuScheduler;
+  };
+
   return {
+    async requestGpu(req) {
+      const state = await gpuScheduler()
+        .request({
+          requestId: req.requestId,
+          kernelId: req.kernelId,
+          tenant: req.tenant,
+          userId: req.userId,
+          gpuType: req.gpuType,
+          profile: req.profile,
+          allowCpuFallback: req.allowCpuFallback,
+          ...(req.idleHibernateAfterMs !== undefined ? { idleHibernateAfterMs: req.idleHibernateAfterMs } : {}),
+        })
+        .catch(gpuFailure);
+      const a = state.allocation;
+      return { ...state, cudaCheckpoint: a ? (deps.gpuCheckpoint?.(a.hostId, a.device) ?? false) : false };
+    },
+
+    async releaseGpu(req) {
+      const { requestId, ...body } = req;
+      return gpuScheduler().release(requestId, body).catch(gpuFailure);
+    },
+
     async placeKernel(req) {
       return deps.place(req);
     },
@@ -99,7 +144,9 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps): Lifecycl
               notebookId: req.notebookId,
               userId: req.userId,
               limits: { memoryBytes: req.memoryBytes, ...(req.cpus ? { cpus: req.cpus } : {}) },
-              warmPool: true,
+              // A warm sandbox has no GPU: GPU kernels boot with only their device visible.
+              warmPool: req.gpu === undefined,
+              ...(req.gpu ? { gpu: req.gpu } : {}),
             });
             deps.placed?.(req.kernelId, req.hostId);
             return { ...r, alreadyRunning: false };

@@ -22,6 +22,8 @@ export interface HostView {
   /** We saw it alive while watching live (not just in a replay), so its loss is news. */
   seenAlive: boolean;
   lostDeclared: boolean;
+  /** GPUs as the heartbeat reported them (uuid → whether cuda-checkpoint works there). */
+  gpus?: { uuid: string; cudaCheckpoint: boolean }[];
 }
 
 export interface HostLost {
@@ -45,6 +47,11 @@ export class HostRegistry {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Whether GPU memory on this host's device survives hibernation (false when unknown: be honest). */
+  gpuCheckpoint(hostId: string, device: string): boolean {
+    return this.hosts.get(hostId)?.gpus?.find((g) => g.uuid === device)?.cudaCheckpoint ?? false;
+  }
+
   apply(e: EventEnvelope): void {
     const d = e.data as Record<string, unknown>;
     const at = Date.parse(e.time);
@@ -62,6 +69,10 @@ export class HostRegistry {
           free: d.free as HostView['free'],
           warmPool: d.warmPool as HostView['warmPool'],
           labels: (d.labels as Record<string, string>) ?? {},
+          gpus: ((d.gpus as { uuid?: unknown; cudaCheckpoint?: unknown }[] | undefined) ?? []).map((g) => ({
+            uuid: String(g.uuid),
+            cudaCheckpoint: g.cudaCheckpoint === true,
+          })),
           seenAlive: (prev?.seenAlive ?? false) || this.now() - at < this.lostAfterMs,
           lostDeclared: prev?.lostDeclared === true && prev.lastHeartbeatAt >= at,
         };

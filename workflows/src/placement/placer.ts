@@ -52,6 +52,8 @@ export class Placer {
     const eligible = this.registry
       .aliveHosts()
       .filter((h) => h.apiUrl !== null && !req.excludeHosts.includes(h.hostId))
+      // A GPU kernel goes where the gpu-scheduler allocated its device, nowhere else.
+      .filter((h) => req.requireHost === undefined || h.hostId === req.requireHost)
       .filter((h) => Object.entries(req.labels).every(([k, v]) => h.labels[k] === v));
     if (eligible.length === 0) {
       const labels = Object.entries(req.labels)
@@ -59,7 +61,9 @@ export class Placer {
         .join(',');
       return {
         placed: false,
-        reason: `no live host${labels ? ` with labels ${labels}` : ''}`,
+        reason: req.requireHost
+          ? `the GPU's host ${req.requireHost} is not live`
+          : `no live host${labels ? ` with labels ${labels}` : ''}`,
         etaS: this.opts.queueEtaS,
       };
     }

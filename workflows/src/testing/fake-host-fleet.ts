@@ -1,4 +1,6 @@
+import type { FakeGpuScheduler } from './fake-gpu-scheduler';
 import type {
+  AllocateRequest,
   KernelRef,
   LifecycleActivities,
   PlaceRequest,
@@ -30,6 +32,10 @@ export class FakeHostFleet {
   /** What the autoscaler's plan activity answers, and the targets it set. */
   warmPlan: WarmPoolPlanEntry[] = [];
   readonly warmTargets: { hostId: string; target: number }[] = [];
+  /** GPU kernels: the scheduler the GPU activities talk to (unset: they fail, as with no scheduler). */
+  gpuScheduler: FakeGpuScheduler | null = null;
+  /** Every allocateKernel request as the workflow sent it (GPU field included). */
+  readonly allocations: AllocateRequest[] = [];
   /** Delay of host operations, ms (kill tests). */
   opDelayMs = 0;
   private seq = 0;
@@ -69,7 +75,13 @@ export class FakeHostFleet {
   }
 
   activities(): LifecycleActivities {
+    const gpu = () => {
+      if (!this.gpuScheduler) throw new Error('no gpu-scheduler in this fake fleet');
+      return this.gpuScheduler;
+    };
     return {
+      requestGpu: (req) => gpu().requestGpu(req),
+      releaseGpu: (req) => gpu().releaseGpu(req),
       placeKernel: async (req: PlaceRequest) => {
         this.calls.push({ name: 'placeKernel', kernelId: req.kernelId });
         const q = this.queueFor.get(req.kernelId) ?? 0;
@@ -78,7 +90,8 @@ export class FakeHostFleet {
           return { placed: false, reason: 'capacity below 20% headroom', etaS: 1 };
         }
         const alive = [...this.hosts.entries()].filter(
-          ([id, h]) => h.alive && !req.excludeHosts.includes(id),
+          ([id, h]) =>
+            h.alive && !req.excludeHosts.includes(id) && (req.requireHost === undefined || id === req.requireHost),
         );
         const pick =
           alive.find(([id]) => id === req.preferHost) ??
@@ -88,6 +101,7 @@ export class FakeHostFleet {
       },
       allocateKernel: async (req) => {
         this.calls.push({ name: 'allocateKernel', kernelId: req.kernelId, hostId: req.hostId });
+        this.allocations.push(req);
         await this.delay();
         const h = this.host(req);
         const existing = h.kernels.get(req.kernelId);

@@ -11,6 +11,7 @@ import {
 } from '@quire/service-kit';
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
+import { GpuSchedulerClient } from '../activities/gpu-scheduler-client';
 import { createLifecycleActivities } from '../activities/lifecycle-activities';
 import { SnapshotJanitor } from '../activities/snapshot-janitor';
 import { KafkaTemporalBridge } from '../bridge/kafka-temporal-bridge';
@@ -44,6 +45,8 @@ export const lifecycleConfigSchema = z.object({
   /** 0 disables the autoscaler (tests that size pools themselves). */
   QUIRE_WARM_POOL_AUTOSCALE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(60_000),
   /** Consumer group of the Kafka → Temporal bridge (shared by every worker instance). */
+  /** The gpu-scheduler's internal API (GPU kernels); unset: GPU kernels are refused with a clear error. */
+  QUIRE_GPU_SCHEDULER_URL: z.string().url().optional(),
   QUIRE_LIFECYCLE_BRIDGE_GROUP: z.string().default('workflows-lifecycle-bridge'),
 });
 export type LifecycleConfig = z.infer<typeof lifecycleConfigSchema>;
@@ -129,6 +132,8 @@ export async function startLifecycleRuntime(
     snapshots,
     place,
     placed: (kernelId, hostId) => registry.placed(kernelId, hostId),
+    ...(cfg.QUIRE_GPU_SCHEDULER_URL ? { gpuScheduler: new GpuSchedulerClient(cfg.QUIRE_GPU_SCHEDULER_URL) } : {}),
+    gpuCheckpoint: (hostId, device) => registry.gpuCheckpoint(hostId, device),
     warmPoolPlan: () =>
       registry
         .aliveHosts()

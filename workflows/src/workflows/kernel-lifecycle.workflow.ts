@@ -24,10 +24,13 @@ import {
   type KernelLifecycleInput,
   type KernelState,
   type LifecyclePolicy,
+  type LifecycleGpuStatus,
   type LifecycleSnapshot,
 } from '@quire/contracts';
 import type {
   AllocateResult,
+  GpuAnswer,
+  GpuRelease,
   KernelRef,
   LifecycleActivities,
   LifecycleEvent,
@@ -57,6 +60,16 @@ const quick = proxyActivities<Pick<LifecycleActivities, 'placeKernel' | 'deleteS
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', maximumAttempts: 20 },
 });
+/** The gpu-scheduler: quick calls; its own refusals (quota, unknown type) are not retried. */
+const gpuCalls = proxyActivities<Pick<LifecycleActivities, 'requestGpu' | 'releaseGpu'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '500 ms',
+    maximumInterval: '10 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: ['gpu.unknown_type', 'gpu.profile_not_offered', 'gpu.quota_exceeded', 'validation.failed'],
+  },
+});
 /** Lifecycle events are never dropped: while Kafka is down the workflow waits. */
 const events = proxyActivities<Pick<LifecycleActivities, 'publishLifecycle'>>({
   startToCloseTimeout: '30 seconds',
@@ -84,6 +97,8 @@ async function tryActivity<T>(
 
 /** How long a start may queue for capacity before the user is told no. */
 const MAX_QUEUE_MS = 10 * 60_000;
+/** How long a start may wait for a GPU before the user is told no (the pool is shared; ETAs are minutes). */
+const MAX_GPU_QUEUE_MS = 30 * 60_000;
 const RECENT_EVENT_IDS = 500;
 const HISTORY_KEPT = 50;
 
@@ -103,6 +118,19 @@ interface Carried {
   cellRunning?: boolean;
   recentEventIds: string[];
   generation: number;
+  /** GPU kernels: scheduler requests made so far (the next requestId's counter). */
+  gpuStarts?: number;
+  /** GPU kernels: this life's scheduler request. */
+  gpu?: CarriedGpu | null;
+  /** GPU kernels: the last hibernation did not keep GPU memory (no cuda-checkpoint on that host). */
+  gpuMemoryLost?: boolean;
+}
+
+interface CarriedGpu {
+  requestId: string;
+  phase: GpuAnswer['phase'];
+  allocation: LifecycleGpuStatus['allocation'];
+  cudaCheckpoint: boolean | null;
 }
 
 interface Pending {
@@ -143,6 +171,8 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
   const policy: LifecyclePolicy = lifecyclePolicyOf(input.tier, input.policy);
   // Changes to running workflows go through patched(): histories recorded before them replay unchanged.
   const pauseBackgroundDuringCells = patched('pause-background-snapshot-during-cells');
+  // Only kernels that ask for a GPU reach the patch (histories without `gpu` never see its marker).
+  const gpuWanted = input.gpu !== undefined && patched('gpu-scheduler-allocation');
   const labels = input.labels ?? {};
   const memoryBytes = input.limits?.memoryBytes ?? policy.memoryBytes;
   const now0 = Date.now();
@@ -167,6 +197,7 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
   let nextTicket = 1;
   let terminateRequested: string | null = null;
   let queued: LifecycleSnapshot['queued'] = null;
+  let gpuWait: { position: number | null; etaS: number | null; since: string } | null = null;
   let busy = false;
 
   /** At-least-once signals (Kafka redelivery, bridge restarts) apply once. */
@@ -271,6 +302,7 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
     figures: { peakMemoryBytes?: number; memoryLimitBytes?: number } = {},
   ): Promise<void> {
     s.lastDeath = { reason, message, at: iso(Date.now()) };
+    await releaseGpu('died', message);
     if (s.state !== 'DEAD') await moveTo('DEAD', reason);
     s.hostId = null;
     s.apiUrl = null;
@@ -279,11 +311,88 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
 
   const ref = (): KernelRef => ({ kernelId: input.kernelId, hostId: s.hostId!, apiUrl: s.apiUrl! });
 
+  type GpuGrant = { ok: true; allocation: NonNullable<LifecycleGpuStatus['allocation']> | null } | { ok: false; error: string };
+
+  /**
+   * GPU kernels: a device from the gpu-scheduler before placement. Idempotent
+   * by requestId (kernelId + start counter), polled with Temporal timers while
+   * queued; position and ETA show in the state query. No GPU asked: nothing.
+   */
+  async function acquireGpu(userId: string): Promise<GpuGrant> {
+    if (!gpuWanted || !input.gpu) return { ok: true, allocation: null };
+    if (s.gpu?.phase === 'allocated' && s.gpu.allocation) return { ok: true, allocation: s.gpu.allocation };
+    if (s.gpu?.phase === 'cpu_fallback') return { ok: true, allocation: null };
+    s.gpuStarts = (s.gpuStarts ?? 0) + 1;
+    const requestId = `${input.kernelId.slice(0, 110)}.gpu-${s.gpuStarts}`;
+    const t0 = Date.now();
+    for (;;) {
+      const attempt = await tryActivity(() =>
+        gpuCalls.requestGpu({
+          requestId,
+          kernelId: input.kernelId,
+          tenant: input.tenant,
+          userId,
+          gpuType: input.gpu!.gpuType,
+          profile: input.gpu!.profile,
+          allowCpuFallback: input.gpu!.allowCpuFallback === true,
+          ...(policy.hibernateAfterMs !== null ? { idleHibernateAfterMs: policy.hibernateAfterMs } : {}),
+        }),
+      );
+      if (!attempt.ok) {
+        gpuWait = null;
+        s.gpu = { requestId, phase: 'rejected', allocation: null, cudaCheckpoint: null };
+        return { ok: false, error: `No GPU for this kernel: ${attempt.error}` };
+      }
+      const a = attempt.value;
+      const allocation = a.allocation
+        ? {
+            hostId: a.allocation.hostId,
+            device: a.allocation.device,
+            slice: a.allocation.slice,
+            visibleDevice: a.allocation.visibleDevice,
+          }
+        : null;
+      s.gpu = { requestId, phase: a.phase, allocation, cudaCheckpoint: allocation ? a.cudaCheckpoint : null };
+      if (a.phase === 'allocated' && allocation) {
+        gpuWait = null;
+        return { ok: true, allocation };
+      }
+      if (a.phase === 'cpu_fallback') {
+        gpuWait = null;
+        return { ok: true, allocation: null };
+      }
+      if (a.phase !== 'queued') {
+        gpuWait = null;
+        return { ok: false, error: `No GPU for this kernel: ${a.reason ?? a.phase}` };
+      }
+      gpuWait = { position: a.position, etaS: a.etaS, since: iso(t0) };
+      if (Date.now() - t0 > MAX_GPU_QUEUE_MS) {
+        await releaseGpu('terminated', 'gave up waiting in the GPU queue');
+        gpuWait = null;
+        return {
+          ok: false,
+          error: `No ${input.gpu.gpuType} (${input.gpu.profile}) became free within ${MAX_GPU_QUEUE_MS / 60_000} min.`,
+        };
+      }
+      // Poll sooner when the ETA is near; never more often than every 2 s nor less than every 15 s.
+      await sleep(Math.min(Math.max((a.etaS ?? 10) / 2, 2), 15) * 1000);
+    }
+  }
+
+  /** Gives the GPU back (or leaves the queue); a no-op when nothing is held. */
+  async function releaseGpu(reason: GpuRelease['reason'], detail: string): Promise<void> {
+    if (!gpuWanted || !s.gpu || (s.gpu.phase !== 'allocated' && s.gpu.phase !== 'queued')) return;
+    const requestId = s.gpu.requestId;
+    await tryActivity(() => gpuCalls.releaseGpu({ requestId, reason, detail: detail.slice(0, 500) }));
+    s.gpu = { ...s.gpu, phase: 'released' };
+  }
+
   /** Placement with admission control: queue with the ETA the placer gives, up to MAX_QUEUE_MS. */
   async function place(
     creation: boolean,
     preferHost: string | null,
     excludeHosts: string[],
+    requireHost: string | null = null,
   ): Promise<{ hostId: string; apiUrl: string; queuedMs: number } | { error: string }> {
     const t0 = Date.now();
     for (;;) {
@@ -298,6 +407,7 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
           preferHost,
           creation,
           creationsPerMinute: policy.creationsPerTenantPerMinute,
+          ...(requireHost !== null ? { requireHost } : {}),
         }),
       );
       if (!attempt.ok) {
@@ -327,10 +437,17 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
     let a: AllocateResult | null = null;
     let queuedMs = 0;
     let lastError = '';
+    const grant = await acquireGpu(userId);
+    if (!grant.ok) return { error: grant.error };
+    const gpu = grant.allocation;
     // A host that fails to start the kernel is skipped once; then the user is told.
-    for (let i = 0; i < 2 && a === null; i++) {
-      const where = await place(true, null, tried);
-      if ('error' in where) return where;
+    // A GPU kernel can only go to its GPU's host: one try.
+    for (let i = 0; i < (gpu ? 1 : 2) && a === null; i++) {
+      const where = await place(true, null, tried, gpu?.hostId ?? null);
+      if ('error' in where) {
+        await releaseGpu('died', where.error);
+        return where;
+      }
       queuedMs += where.queuedMs;
       s.hostId = where.hostId;
       s.apiUrl = where.apiUrl;
@@ -342,6 +459,7 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
           userId,
           memoryBytes,
           ...(input.limits?.cpus ? { cpus: input.limits.cpus } : {}),
+          ...(gpu ? { gpu: { device: gpu.device, visibleDevice: gpu.visibleDevice } } : {}),
         }),
       );
       if (r.ok) a = r.value;
@@ -352,7 +470,10 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
         s.apiUrl = null;
       }
     }
-    if (a === null) return { error: `the kernel could not start: ${lastError}` };
+    if (a === null) {
+      await releaseGpu('died', `the kernel could not start: ${lastError}`);
+      return { error: `the kernel could not start: ${lastError}` };
+    }
     if (patched('fresh-kernel-drops-old-snapshot') && s.lastSnapshot) {
       // A snapshot of an earlier life must never be restored into this one (e.g. after a host loss).
       await tryActivity(() => quick.deleteSnapshots({ kernelId: input.kernelId, keep: null }));
@@ -370,9 +491,13 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
   async function restore(
     preferHost: string | null,
     excludeHosts: string[],
+    userId: string = input.userId,
   ): Promise<{ ok: true; queuedMs: number } | { ok: false; message: string }> {
     const snap = s.lastSnapshot!;
-    const where = await place(false, preferHost, excludeHosts);
+    const grant = await acquireGpu(userId);
+    if (!grant.ok) return { ok: false, message: grant.error };
+    const gpuHost = grant.allocation?.hostId ?? null;
+    const where = await place(false, gpuHost ?? preferHost, excludeHosts, gpuHost);
     if ('error' in where) return { ok: false, message: where.error };
     if (s.hostId && s.hostId !== where.hostId && !excludeHosts.includes(s.hostId)) {
       // The old host still remembers the hibernated kernel: make it forget, so only one host has it.
@@ -403,10 +528,15 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
     if (s.state === 'IDLE') {
       await moveTo('RUNNING', 'activity');
     } else if (s.state === 'HIBERNATED') {
-      const r = await restore(s.hostId, []);
+      const r = await restore(s.hostId, [], userId);
       if (r.ok) {
         via = 'restore';
         queuedMs = r.queuedMs;
+        if (gpuWanted && s.gpuMemoryLost) {
+          notice =
+            'The kernel was restored from hibernation, but GPU memory was not kept (this host cannot checkpoint GPU memory): tensors and models that were on the GPU are gone. Rerun the cells that put them there.';
+        }
+        s.gpuMemoryLost = false;
       } else {
         // The image is gone (or no host can take it): a fresh kernel, and the user is told.
         const f = await startFresh(userId);
@@ -475,6 +605,10 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
     }
     s.lastSnapshot = { snapshotId: r.snapshotId, bytes: r.bytes, at: iso(Date.now()) };
     s.activitySinceSnapshot = false;
+    if (gpuWanted && s.gpu?.phase === 'allocated') {
+      s.gpuMemoryLost = s.gpu.cudaCheckpoint !== true;
+      await releaseGpu('hibernated', `snapshot ${r.snapshotId}`);
+    }
     await moveTo('HIBERNATED', 'idle');
     await tryActivity(() => quick.deleteSnapshots({ kernelId: input.kernelId, keep: r.snapshotId }));
   }
@@ -494,6 +628,7 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
     const idleForS = Math.round((Date.now() - s.enteredAt) / 1000);
     const snapshotId = s.lastSnapshot?.snapshotId ?? null;
     if (s.hostId) await tryActivity(() => host.terminateKernel(ref()));
+    await releaseGpu('terminated', 'evicted');
     await tryActivity(() => quick.deleteSnapshots({ kernelId: input.kernelId, keep: null }));
     s.lastSnapshot = null;
     await moveTo('EVICTED', 'snapshot expired');
@@ -533,6 +668,7 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
       }
       if (s.state !== 'RUNNING' && s.state !== 'IDLE') return;
       const lost = ev.hostId;
+      await releaseGpu('died', `host ${lost} lost`);
       if (s.lastSnapshot) {
         const at = s.lastSnapshot.at;
         s.hostId = null;
@@ -557,6 +693,7 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
   async function shutDown(reason: string): Promise<void> {
     if (s.hostId && s.state !== 'DEAD' && s.state !== 'EVICTED')
       await tryActivity(() => host.terminateKernel(ref()));
+    await releaseGpu('terminated', reason);
     await tryActivity(() => quick.deleteSnapshots({ kernelId: input.kernelId, keep: null }));
     s.lastSnapshot = null;
     await moveTo('ABSENT', reason);
@@ -649,6 +786,22 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
       queued,
       policy,
       generation: s.generation,
+      ...(input.gpu ? { gpu: gpuStatus(input.gpu) } : {}),
+    };
+  }
+
+  function gpuStatus(want: NonNullable<KernelLifecycleInput['gpu']>): LifecycleGpuStatus {
+    const g = s.gpu ?? null;
+    return {
+      gpuType: want.gpuType,
+      profile: want.profile,
+      requestId: g?.requestId ?? null,
+      phase: g?.phase ?? 'none',
+      position: g?.phase === 'queued' ? (gpuWait?.position ?? null) : null,
+      etaS: g?.phase === 'queued' ? (gpuWait?.etaS ?? null) : null,
+      queuedSince: g?.phase === 'queued' ? (gpuWait?.since ?? null) : null,
+      allocation: g?.phase === 'allocated' ? g.allocation : null,
+      cudaCheckpoint: g?.phase === 'allocated' ? g.cudaCheckpoint : null,
     };
   }
 }

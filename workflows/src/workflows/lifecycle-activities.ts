@@ -1,4 +1,4 @@
-import type { KernelState, LifecycleTier } from '@quire/contracts';
+import type { GpuReleaseRequest, GpuRequestState, KernelState, LifecycleTier } from '@quire/contracts';
 
 /**
  * The activities the kernel lifecycle workflow needs, as a type only: the
@@ -27,6 +27,8 @@ export interface PlaceRequest {
   creation: boolean;
   /** The tier's creation rate limit per tenant and minute. */
   creationsPerMinute: number;
+  /** Only this host (where the kernel's GPU was allocated); unset: any. */
+  requireHost?: string;
 }
 
 export type PlaceResult =
@@ -38,6 +40,8 @@ export interface AllocateRequest extends KernelRef {
   userId: string;
   memoryBytes: number;
   cpus?: number;
+  /** The allocated GPU to expose to the sandbox (GPU kernels only). */
+  gpu?: { device: string; visibleDevice: string };
 }
 
 export interface AllocateResult {
@@ -92,7 +96,31 @@ export interface PublishRequest {
   event: LifecycleEvent;
 }
 
+export interface GpuAsk {
+  requestId: string;
+  kernelId: string;
+  tenant: string;
+  userId: string;
+  gpuType: string;
+  profile: string;
+  allowCpuFallback: boolean;
+  idleHibernateAfterMs?: number;
+}
+
+/** The scheduler's answer, plus whether the allocation's host keeps GPU memory across hibernation. */
+export interface GpuAnswer extends GpuRequestState {
+  cudaCheckpoint: boolean;
+}
+
+export interface GpuRelease extends GpuReleaseRequest {
+  requestId: string;
+}
+
 export interface LifecycleActivities {
+  /** POST /internal/gpu/requests (idempotent by requestId): asking again returns where it stands. */
+  requestGpu(req: GpuAsk): Promise<GpuAnswer>;
+  /** POST /internal/gpu/requests/:id/release (idempotent). */
+  releaseGpu(req: GpuRelease): Promise<GpuRequestState>;
   placeKernel(req: PlaceRequest): Promise<PlaceResult>;
   allocateKernel(req: AllocateRequest): Promise<AllocateResult>;
   /** Hibernate: checkpoint to S3, sandbox freed. */
