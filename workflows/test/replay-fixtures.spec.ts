@@ -53,7 +53,9 @@ describe('replay of recorded kernelLifecycle histories', () => {
   it('has fixtures to replay (full lifecycle, GPU tier, OOM, host lost, worker kills…)', () => {
     const names = fixtures().map((f) => f.workflowId);
     expect(names.length).toBeGreaterThanOrEqual(5);
-    expect(names).toEqual(expect.arrayContaining(['full-lifecycle', 'gpu-tier', 'oom-then-fresh']));
+    expect(names).toEqual(
+      expect.arrayContaining(['full-lifecycle', 'gpu-tier', 'gpu-scheduler-lifecycle', 'oom-then-fresh']),
+    );
   });
 
   it('today’s workflow replays every fixture with zero determinism errors', async () => {

@@ -39,16 +39,16 @@ export class GpuSchedulerClient {
   }
 
   /** POST /internal/gpu/requests: idempotent by requestId (asking again returns where it stands). */
-  request(req: GpuAllocationRequest): Promise<GpuRequestState> {
+  async request(req: GpuAllocationRequest): Promise<GpuRequestState> {
     return this.call('POST', '/internal/gpu/requests', GpuAllocationRequest.parse(req));
   }
 
-  get(requestId: string): Promise<GpuRequestState> {
+  async get(requestId: string): Promise<GpuRequestState> {
     return this.call('GET', `/internal/gpu/requests/${encodeURIComponent(hostApiId.parse(requestId))}`);
   }
 
   /** POST /internal/gpu/requests/:id/release: idempotent; a queued request leaves the queue. */
-  release(requestId: string, req: GpuReleaseRequest): Promise<GpuRequestState> {
+  async release(requestId: string, req: GpuReleaseRequest): Promise<GpuRequestState> {
     return this.call(
       'POST',
       `/internal/gpu/requests/${encodeURIComponent(hostApiId.parse(requestId))}/release`,

@@ -38,6 +38,8 @@ export interface LifecycleActivityDeps {
 const GPU_REFUSALS = new Set(['gpu.unknown_type', 'gpu.profile_not_offered', 'gpu.quota_exceeded', 'validation.failed']);
 
 function gpuFailure(err: unknown): never {
+  if (err instanceof Error && err.name === 'ZodError')
+    throw ApplicationFailure.nonRetryable(`invalid GPU request: ${err.message}`, 'validation.failed');
   if (err instanceof GpuSchedulerError && (GPU_REFUSALS.has(err.code) || err.status === 400))
     throw ApplicationFailure.nonRetryable(err.message, GPU_REFUSALS.has(err.code) ? err.code : 'validation.failed');
   throw err;
