@@ -69,7 +69,12 @@ describe('kernelLifecycle with GPUs (real Temporal, fake hosts and scheduler)', 
       policy: { idleAfterMs: null, hibernateAfterMs, evictAfterMs: 120_000, backgroundSnapshotEveryMs: null },
     });
   const ensure = (kernelId: string, hibernateAfterMs = 1500): Promise<EnsureRunningResult> =>
-    ensureKernelRunning(client, gpuInput(kernelId, hibernateAfterMs), { userId: 'u-ada', reason: 'run' }, taskQueue);
+    ensureKernelRunning(
+      client,
+      gpuInput(kernelId, hibernateAfterMs),
+      { userId: 'u-ada', reason: 'run' },
+      taskQueue,
+    );
   const handle = (kernelId: string) => client.workflow.getHandle(kernelLifecycleWorkflowId(kernelId));
   const finish = async (kernelId: string, fixture?: string) => {
     await handle(kernelId).signal(KERNEL_LIFECYCLE.terminateSignal, { reason: 'test done' });
@@ -82,7 +87,15 @@ describe('kernelLifecycle with GPUs (real Temporal, fake hosts and scheduler)', 
 
   it('queues for the last H100 with position and ETA, gets it when the holder hibernates, and is told GPU memory was not kept', async () => {
     const gpu = new FakeGpuScheduler(
-      [{ hostId: 'gpu-host-b', device: 'GPU-b0', gpuType: 'h100-80gb', visibleDevice: '0', cudaCheckpoint: false }],
+      [
+        {
+          hostId: 'gpu-host-b',
+          device: 'GPU-b0',
+          gpuType: 'h100-80gb',
+          visibleDevice: '0',
+          cudaCheckpoint: false,
+        },
+      ],
       4, // a short ETA keeps the workflow's polls 2 s apart
     );
     fleet.gpuScheduler = gpu;
@@ -102,7 +115,10 @@ describe('kernelLifecycle with GPUs (real Temporal, fake hosts and scheduler)', 
 
     // The second user waits: the state query shows the queue, as the editor will.
     const b = ensure(second, 60_000);
-    await until(async () => (await stateOf(client, second).catch(() => null))?.gpu?.phase === 'queued', 'queued');
+    await until(
+      async () => (await stateOf(client, second).catch(() => null))?.gpu?.phase === 'queued',
+      'queued',
+    );
     const waiting = (await stateOf(client, second)).gpu!;
     expect(waiting).toMatchObject({ phase: 'queued', position: 1, etaS: 4, allocation: null });
     expect(waiting.queuedSince).not.toBeNull();
@@ -121,7 +137,10 @@ describe('kernelLifecycle with GPUs (real Temporal, fake hosts and scheduler)', 
     const back = await ensure(first);
     expect(back.via).toBe('restore');
     expect(back.notice).toMatch(/GPU memory was not kept/);
-    expect((await stateOf(client, first)).gpu).toMatchObject({ phase: 'allocated', requestId: `${first}.gpu-2` });
+    expect((await stateOf(client, first)).gpu).toMatchObject({
+      phase: 'allocated',
+      requestId: `${first}.gpu-2`,
+    });
 
     const final = await finish(first, 'gpu-scheduler-lifecycle');
     expect(final.history.map((h) => h.to)).toEqual([
@@ -138,7 +157,13 @@ describe('kernelLifecycle with GPUs (real Temporal, fake hosts and scheduler)', 
 
   it('says nothing about GPU memory when the host keeps it (cuda-checkpoint)', async () => {
     const gpu = new FakeGpuScheduler([
-      { hostId: 'gpu-host-a', device: 'GPU-a0', gpuType: 'h100-80gb', visibleDevice: '0', cudaCheckpoint: true },
+      {
+        hostId: 'gpu-host-a',
+        device: 'GPU-a0',
+        gpuType: 'h100-80gb',
+        visibleDevice: '0',
+        cudaCheckpoint: true,
+      },
     ]);
     fleet.gpuScheduler = gpu;
     const k = `k-gpu-ckpt-${run}`;
@@ -151,7 +176,13 @@ describe('kernelLifecycle with GPUs (real Temporal, fake hosts and scheduler)', 
 
   it('releases the GPU with reason died when the kernel dies', async () => {
     const gpu = new FakeGpuScheduler([
-      { hostId: 'gpu-host-a', device: 'GPU-a0', gpuType: 'h100-80gb', visibleDevice: '0', cudaCheckpoint: false },
+      {
+        hostId: 'gpu-host-a',
+        device: 'GPU-a0',
+        gpuType: 'h100-80gb',
+        visibleDevice: '0',
+        cudaCheckpoint: false,
+      },
     ]);
     fleet.gpuScheduler = gpu;
     const k = `k-gpu-oom-${run}`;
@@ -173,14 +204,30 @@ describe('kernelLifecycle with GPUs (real Temporal, fake hosts and scheduler)', 
 
   it('releases the GPU when its host is lost, and a new start gets a device on a live host', async () => {
     const gpu = new FakeGpuScheduler([
-      { hostId: 'gpu-host-a', device: 'GPU-a0', gpuType: 'h100-80gb', visibleDevice: '0', cudaCheckpoint: false },
-      { hostId: 'gpu-host-b', device: 'GPU-b0', gpuType: 'h100-80gb', visibleDevice: '0', cudaCheckpoint: false },
+      {
+        hostId: 'gpu-host-a',
+        device: 'GPU-a0',
+        gpuType: 'h100-80gb',
+        visibleDevice: '0',
+        cudaCheckpoint: false,
+      },
+      {
+        hostId: 'gpu-host-b',
+        device: 'GPU-b0',
+        gpuType: 'h100-80gb',
+        visibleDevice: '0',
+        cudaCheckpoint: false,
+      },
     ]);
     fleet.gpuScheduler = gpu;
     const k = `k-gpu-lost-${run}`;
     const r = await ensure(k, 60_000);
     const lost = r.hostId;
-    await handle(k).signal(KERNEL_LIFECYCLE.hostEventSignal, { kind: 'host-lost', eventId: uuidv7(), hostId: lost });
+    await handle(k).signal(KERNEL_LIFECYCLE.hostEventSignal, {
+      kind: 'host-lost',
+      eventId: uuidv7(),
+      hostId: lost,
+    });
     await waitForState(client, k, 'DEAD');
     expect(gpu.releases.filter((x) => x.requestId === `${k}.gpu-1`)).toEqual([
       { requestId: `${k}.gpu-1`, reason: 'died', detail: `host ${lost} lost` },

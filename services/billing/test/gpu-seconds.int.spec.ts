@@ -80,10 +80,38 @@ describe('billing: GPU-seconds per device type and slice from gpu.v1', () => {
     const allocations = [
       { gpuType: 'h100-80gb', slice: null, host: 'h-a', device: 'GPU-a0', from: t0, to: t0 + 433_250 },
       // Crosses 11:00: two hourly rows that add up.
-      { gpuType: 'h100-80gb', slice: '1g.10gb', host: 'h-a', device: 'GPU-a1', from: t0 + 300_100, to: t0 + 3_720_400 },
-      { gpuType: 'h100-80gb', slice: '1g.10gb', host: 'h-a', device: 'GPU-a1', from: t0 + 3_800_000, to: t0 + 3_800_007 },
-      { gpuType: 'h200-141gb', slice: '3g.71gb', host: 'h-b', device: 'GPU-b0', from: t0 + 600_000, to: t0 + 1_200_001 },
-      { gpuType: 'a100-40gb', slice: null, host: 'h-c', device: 'GPU-c0', from: t0 + 1_800_000, to: t0 + 1_860_000 },
+      {
+        gpuType: 'h100-80gb',
+        slice: '1g.10gb',
+        host: 'h-a',
+        device: 'GPU-a1',
+        from: t0 + 300_100,
+        to: t0 + 3_720_400,
+      },
+      {
+        gpuType: 'h100-80gb',
+        slice: '1g.10gb',
+        host: 'h-a',
+        device: 'GPU-a1',
+        from: t0 + 3_800_000,
+        to: t0 + 3_800_007,
+      },
+      {
+        gpuType: 'h200-141gb',
+        slice: '3g.71gb',
+        host: 'h-b',
+        device: 'GPU-b0',
+        from: t0 + 600_000,
+        to: t0 + 1_200_001,
+      },
+      {
+        gpuType: 'a100-40gb',
+        slice: null,
+        host: 'h-c',
+        device: 'GPU-c0',
+        from: t0 + 1_800_000,
+        to: t0 + 1_860_000,
+      },
     ].map((a, i) => ({ ...a, requestId: `${ns.runId}-k${i}.gpu-1`, kernelId: `${ns.runId}-k${i}` }));
 
     const events: EventEnvelope[] = [];
@@ -94,7 +122,12 @@ describe('billing: GPU-seconds per device type and slice from gpu.v1', () => {
         createEvent(GpuRequested, {
           ...common,
           time: new Date(a.from - 20),
-          data: { requestId: a.requestId, kernelId: a.kernelId, gpuType: a.gpuType, profile: a.slice ?? 'full' },
+          data: {
+            requestId: a.requestId,
+            kernelId: a.kernelId,
+            gpuType: a.gpuType,
+            profile: a.slice ?? 'full',
+          },
         }),
       );
       emit(
@@ -115,7 +148,13 @@ describe('billing: GPU-seconds per device type and slice from gpu.v1', () => {
         createEvent(GpuReleased, {
           ...common,
           time: new Date(a.to),
-          data: { requestId: a.requestId, kernelId: a.kernelId, device: a.device, slice: a.slice, reason: 'hibernated' },
+          data: {
+            requestId: a.requestId,
+            kernelId: a.kernelId,
+            device: a.device,
+            slice: a.slice,
+            reason: 'hibernated',
+          },
         }),
       );
     }

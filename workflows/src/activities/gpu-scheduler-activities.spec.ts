@@ -1,11 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  GpuAllocationRequest,
-  GpuReleaseRequest,
-  uuidv7,
-  type GpuRequestState,
-} from '@quire/contracts';
+import { GpuAllocationRequest, GpuReleaseRequest, uuidv7, type GpuRequestState } from '@quire/contracts';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { LifecycleActivityDeps } from './lifecycle-activities';
 import { createLifecycleActivities } from './lifecycle-activities';
@@ -67,8 +62,10 @@ class ContractScheduler {
       const r = parsed.data;
       const known = this.requests.get(r.requestId);
       if (known) return this.json(res, this.view(known));
-      if (r.tenant === 'org-over-quota') return this.problem(res, 409, 'gpu.quota_exceeded', 'org-over-quota has no H100 left');
-      if (r.gpuType !== 'h100-80gb') return this.problem(res, 400, 'gpu.unknown_type', `no GPUs of type ${r.gpuType}`);
+      if (r.tenant === 'org-over-quota')
+        return this.problem(res, 409, 'gpu.quota_exceeded', 'org-over-quota has no H100 left');
+      if (r.gpuType !== 'h100-80gb')
+        return this.problem(res, 400, 'gpu.unknown_type', `no GPUs of type ${r.gpuType}`);
       const s: GpuRequestState = {
         requestId: r.requestId,
         kernelId: r.kernelId,
@@ -162,12 +159,22 @@ describe('lifecycle GPU activities against an HTTP server keeping the gpu-schedu
     expect(scheduler.posts).toBe(posts + 1);
     expect(scheduler.queue).toEqual([`${k2}.gpu-1`]);
 
-    const released = await acts.releaseGpu({ requestId: `${k1}.gpu-1`, reason: 'hibernated', detail: 'snapshot s-1' });
+    const released = await acts.releaseGpu({
+      requestId: `${k1}.gpu-1`,
+      reason: 'hibernated',
+      detail: 'snapshot s-1',
+    });
     expect(released).toMatchObject({ phase: 'released', reason: 'hibernated' });
     // Releasing twice is a no-op.
-    expect(await acts.releaseGpu({ requestId: `${k1}.gpu-1`, reason: 'died' })).toMatchObject({ reason: 'hibernated' });
+    expect(await acts.releaseGpu({ requestId: `${k1}.gpu-1`, reason: 'died' })).toMatchObject({
+      reason: 'hibernated',
+    });
     checkpointHosts.add('h-gpu-1');
-    expect(await acts.requestGpu(ask(k2))).toMatchObject({ phase: 'allocated', position: null, cudaCheckpoint: true });
+    expect(await acts.requestGpu(ask(k2))).toMatchObject({
+      phase: 'allocated',
+      position: null,
+      cudaCheckpoint: true,
+    });
     checkpointHosts.clear();
     await acts.releaseGpu({ requestId: `${k2}.gpu-1`, reason: 'terminated' });
     expect(scheduler.holder).toBeNull();

@@ -1,9 +1,4 @@
-import {
-  GpuAllocationRequest,
-  GpuReleaseRequest,
-  hostApiId,
-  type GpuRequestState,
-} from '@quire/contracts';
+import { GpuAllocationRequest, GpuReleaseRequest, hostApiId, type GpuRequestState } from '@quire/contracts';
 
 /**
  * A thin client of the gpu-scheduler's internal API
@@ -35,7 +30,8 @@ export class GpuSchedulerClient {
     private readonly baseUrl: string,
     private readonly timeoutMs = 15_000,
   ) {
-    if (!/^https?:\/\//.test(baseUrl)) throw new Error(`QUIRE_GPU_SCHEDULER_URL must be an http(s) URL, got "${baseUrl}"`);
+    if (!/^https?:\/\//.test(baseUrl))
+      throw new Error(`QUIRE_GPU_SCHEDULER_URL must be an http(s) URL, got "${baseUrl}"`);
   }
 
   /** POST /internal/gpu/requests: idempotent by requestId (asking again returns where it stands). */

@@ -35,13 +35,21 @@ export interface LifecycleActivityDeps {
 }
 
 /** The scheduler's refusals that no retry changes. */
-const GPU_REFUSALS = new Set(['gpu.unknown_type', 'gpu.profile_not_offered', 'gpu.quota_exceeded', 'validation.failed']);
+const GPU_REFUSALS = new Set([
+  'gpu.unknown_type',
+  'gpu.profile_not_offered',
+  'gpu.quota_exceeded',
+  'validation.failed',
+]);
 
 function gpuFailure(err: unknown): never {
   if (err instanceof Error && err.name === 'ZodError')
     throw ApplicationFailure.nonRetryable(`invalid GPU request: ${err.message}`, 'validation.failed');
   if (err instanceof GpuSchedulerError && (GPU_REFUSALS.has(err.code) || err.status === 400))
-    throw ApplicationFailure.nonRetryable(err.message, GPU_REFUSALS.has(err.code) ? err.code : 'validation.failed');
+    throw ApplicationFailure.nonRetryable(
+      err.message,
+      GPU_REFUSALS.has(err.code) ? err.code : 'validation.failed',
+    );
   throw err;
 }
 
@@ -114,7 +122,9 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps): Lifecycl
           gpuType: req.gpuType,
           profile: req.profile,
           allowCpuFallback: req.allowCpuFallback,
-          ...(req.idleHibernateAfterMs !== undefined ? { idleHibernateAfterMs: req.idleHibernateAfterMs } : {}),
+          ...(req.idleHibernateAfterMs !== undefined
+            ? { idleHibernateAfterMs: req.idleHibernateAfterMs }
+            : {}),
         })
         .catch(gpuFailure);
       const a = state.allocation;

@@ -96,7 +96,9 @@ export class FakeGpuScheduler {
 
   private answer(state: GpuRequestState): GpuAnswer {
     const position = state.phase === 'queued' ? this.queue.indexOf(state.requestId) + 1 : null;
-    const device = state.allocation ? this.devices.find((d) => d.device === state.allocation!.device) : undefined;
+    const device = state.allocation
+      ? this.devices.find((d) => d.device === state.allocation!.device)
+      : undefined;
     return {
       ...state,
       position,

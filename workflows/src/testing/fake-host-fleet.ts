@@ -91,7 +91,9 @@ export class FakeHostFleet {
         }
         const alive = [...this.hosts.entries()].filter(
           ([id, h]) =>
-            h.alive && !req.excludeHosts.includes(id) && (req.requireHost === undefined || id === req.requireHost),
+            h.alive &&
+            !req.excludeHosts.includes(id) &&
+            (req.requireHost === undefined || id === req.requireHost),
         );
         const pick =
           alive.find(([id]) => id === req.preferHost) ??

@@ -132,7 +132,9 @@ export async function startLifecycleRuntime(
     snapshots,
     place,
     placed: (kernelId, hostId) => registry.placed(kernelId, hostId),
-    ...(cfg.QUIRE_GPU_SCHEDULER_URL ? { gpuScheduler: new GpuSchedulerClient(cfg.QUIRE_GPU_SCHEDULER_URL) } : {}),
+    ...(cfg.QUIRE_GPU_SCHEDULER_URL
+      ? { gpuScheduler: new GpuSchedulerClient(cfg.QUIRE_GPU_SCHEDULER_URL) }
+      : {}),
     gpuCheckpoint: (hostId, device) => registry.gpuCheckpoint(hostId, device),
     warmPoolPlan: () =>
       registry

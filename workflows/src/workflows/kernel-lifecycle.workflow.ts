@@ -67,7 +67,12 @@ const gpuCalls = proxyActivities<Pick<LifecycleActivities, 'requestGpu' | 'relea
     initialInterval: '500 ms',
     maximumInterval: '10 seconds',
     maximumAttempts: 20,
-    nonRetryableErrorTypes: ['gpu.unknown_type', 'gpu.profile_not_offered', 'gpu.quota_exceeded', 'validation.failed'],
+    nonRetryableErrorTypes: [
+      'gpu.unknown_type',
+      'gpu.profile_not_offered',
+      'gpu.quota_exceeded',
+      'validation.failed',
+    ],
   },
 });
 /** Lifecycle events are never dropped: while Kafka is down the workflow waits. */
@@ -311,7 +316,9 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
 
   const ref = (): KernelRef => ({ kernelId: input.kernelId, hostId: s.hostId!, apiUrl: s.apiUrl! });
 
-  type GpuGrant = { ok: true; allocation: NonNullable<LifecycleGpuStatus['allocation']> | null } | { ok: false; error: string };
+  type GpuGrant =
+    | { ok: true; allocation: NonNullable<LifecycleGpuStatus['allocation']> | null }
+    | { ok: false; error: string };
 
   /**
    * GPU kernels: a device from the gpu-scheduler before placement. Idempotent

@@ -29,12 +29,17 @@ describe('price book', () => {
       const full = Number(books.price(`gpu/${gpuType}/full`, 'gpu', t).unitPrice);
       for (const profile of list) {
         const p = books.price(`gpu/${gpuType}/${profile}`, 'gpu', t);
-        expect({ sku: `${gpuType}/${profile}`, priced: p.priced }).toEqual({ sku: `${gpuType}/${profile}`, priced: true });
+        expect({ sku: `${gpuType}/${profile}`, priced: p.priced }).toEqual({
+          sku: `${gpuType}/${profile}`,
+          priced: true,
+        });
         // A slice never costs more than the whole GPU, and a bigger slice never less than a smaller one.
         expect(Number(p.unitPrice)).toBeGreaterThan(0);
         expect(Number(p.unitPrice)).toBeLessThanOrEqual(full);
       }
-      const prices = list.slice(1).map((pr) => Number(books.price(`gpu/${gpuType}/${pr}`, 'gpu', t).unitPrice));
+      const prices = list
+        .slice(1)
+        .map((pr) => Number(books.price(`gpu/${gpuType}/${pr}`, 'gpu', t).unitPrice));
       expect([...prices].sort((a, b) => a - b)).toEqual(prices);
     }
     expect(books.price('gpu/h100-80gb/full', 'gpu', t).unitPrice).toBe('0.00155');
