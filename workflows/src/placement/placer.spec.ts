@@ -77,6 +77,40 @@ describe('placement from the host registry', () => {
     });
   });
 
+  it('places a GPU kernel only on its GPU’s host (requireHost), even when others have more room', () => {
+    registry.apply(beat('gpu-1', 6));
+    registry.apply(beat('cpu-1', 30));
+    // 12.5 % headroom would queue a CPU kernel; the GPU kernel was admitted by the scheduler.
+    expect(placer.place(req({ requireHost: 'gpu-1', memoryBytes: 2 * GiB }))).toMatchObject({
+      placed: true,
+      hostId: 'gpu-1',
+    });
+    expect(placer.place(req({ kernelId: 'k3', memoryBytes: 2 * GiB }))).toMatchObject({ hostId: 'cpu-1' });
+    // It must still fit in memory.
+    expect(placer.place(req({ kernelId: 'k4', requireHost: 'gpu-1', memoryBytes: 8 * GiB }))).toMatchObject({
+      placed: false,
+      reason: 'no host has enough free memory',
+    });
+    expect(placer.place(req({ kernelId: 'k2', requireHost: 'gpu-9' }))).toEqual({
+      placed: false,
+      reason: 'the GPU’s host gpu-9 is not live'.replace('’', "'"),
+      etaS: 30,
+    });
+  });
+
+  it('knows from heartbeats which GPUs keep their memory across hibernation (unknown: no)', () => {
+    const hb = beat('gpu-2', 20);
+    registry.apply({
+      ...hb,
+      // Only the fields the registry reads (HostGpu has many more).
+      data: { ...hb.data, gpus: [{ uuid: 'GPU-keeps', cudaCheckpoint: true }, { uuid: 'GPU-loses' }] },
+    });
+    expect(registry.gpuCheckpoint('gpu-2', 'GPU-keeps')).toBe(true);
+    expect(registry.gpuCheckpoint('gpu-2', 'GPU-loses')).toBe(false);
+    expect(registry.gpuCheckpoint('gpu-2', 'GPU-other')).toBe(false);
+    expect(registry.gpuCheckpoint('nowhere', 'GPU-keeps')).toBe(false);
+  });
+
   it('never places on a host whose heartbeat is older than the lost threshold', () => {
     registry.apply(beat('h1', 20, {}, 1, now - 11_000));
     expect(placer.place(req())).toMatchObject({ placed: false, reason: 'no live host' });

@@ -71,7 +71,9 @@ export class Placer {
     const preferred = req.preferHost
       ? eligible.find((h) => h.hostId === req.preferHost && fits(h))
       : undefined;
-    if (req.creation) {
+    // A GPU kernel was admitted by the gpu-scheduler (quotas, fair share) and its device is held
+    // (and billed) from now: no second queue here, only the memory check below.
+    if (req.creation && req.requireHost === undefined) {
       const capacity = eligible.reduce((s, h) => s + h.capacity.memoryBytes, 0);
       const free = eligible.reduce((s, h) => s + Math.max(0, this.registry.freeMemory(h)), 0);
       if (capacity > 0 && (free - req.memoryBytes) / capacity < this.opts.minHeadroom) {
