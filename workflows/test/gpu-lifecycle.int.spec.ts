@@ -137,6 +137,9 @@ describe('kernelLifecycle with GPUs (real Temporal, fake hosts and scheduler)', 
     const back = await ensure(first);
     expect(back.via).toBe('restore');
     expect(back.notice).toMatch(/GPU memory was not kept/);
+    expect(fleet.restores.filter((r) => r.kernelId === first).map((r) => r.gpu)).toEqual([
+      { device: 'GPU-b0', visibleDevice: '0' },
+    ]);
     expect((await stateOf(client, first)).gpu).toMatchObject({
       phase: 'allocated',
       requestId: `${first}.gpu-2`,

@@ -76,7 +76,11 @@ export type ExecuteStreamLine =
 export const InputReply = z.object({ value: z.string().max(1024 * 1024) });
 export type InputReply = z.infer<typeof InputReply>;
 
-export const RestoreRequest = z.object({ snapshotId: hostApiId });
+export const RestoreRequest = z.object({
+  snapshotId: hostApiId,
+  /** GPU kernels: the device allocated for this life (it may differ from the one before hibernation). Added compatibly. */
+  gpu: z.object({ device: z.string().min(1), visibleDevice: z.string().min(1) }).optional(),
+});
 export type RestoreRequest = z.infer<typeof RestoreRequest>;
 
 export interface SnapshotResponse {

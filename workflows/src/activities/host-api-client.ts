@@ -86,8 +86,15 @@ export class HostApiClient {
     return this.call('POST', `/internal/kernels/${encodeURIComponent(kernelId)}/snapshot`);
   }
 
-  restore(kernelId: string, snapshotId: string): Promise<RestoreResponse> {
-    return this.call('POST', `/internal/kernels/${encodeURIComponent(kernelId)}/restore`, { snapshotId });
+  restore(
+    kernelId: string,
+    snapshotId: string,
+    gpu?: { device: string; visibleDevice: string },
+  ): Promise<RestoreResponse> {
+    return this.call('POST', `/internal/kernels/${encodeURIComponent(kernelId)}/restore`, {
+      snapshotId,
+      ...(gpu ? { gpu } : {}),
+    });
   }
 
   terminate(kernelId: string): Promise<void> {

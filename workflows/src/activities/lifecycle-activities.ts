@@ -252,7 +252,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps): Lifecycl
             const k = await settled(client, req.kernelId);
             if (k?.state === 'running')
               return { ok: true, totalMs: 0, downloadMs: 0, sandboxId: k.sandboxId, alreadyRunning: true };
-            const r = await client.restore(req.kernelId, req.snapshotId);
+            const r = await client.restore(req.kernelId, req.snapshotId, req.gpu);
             deps.placed?.(req.kernelId, req.hostId);
             return { ok: true, ...r, alreadyRunning: false };
           } catch (err) {

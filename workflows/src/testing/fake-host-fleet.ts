@@ -3,6 +3,7 @@ import type {
   AllocateRequest,
   KernelRef,
   LifecycleActivities,
+  RestoreRequest,
   PlaceRequest,
   PublishRequest,
   WarmPoolPlanEntry,
@@ -36,6 +37,8 @@ export class FakeHostFleet {
   gpuScheduler: FakeGpuScheduler | null = null;
   /** Every allocateKernel request as the workflow sent it (GPU field included). */
   readonly allocations: AllocateRequest[] = [];
+  /** Every restoreKernel request as the workflow sent it (GPU field included). */
+  readonly restores: RestoreRequest[] = [];
   /** Delay of host operations, ms (kill tests). */
   opDelayMs = 0;
   private seq = 0;
@@ -154,6 +157,7 @@ export class FakeHostFleet {
       },
       restoreKernel: async (req) => {
         this.calls.push({ name: 'restoreKernel', kernelId: req.kernelId, hostId: req.hostId });
+        this.restores.push(req);
         await this.delay();
         const h = this.host(req);
         if (!this.snapshots.get(req.kernelId)?.has(req.snapshotId))

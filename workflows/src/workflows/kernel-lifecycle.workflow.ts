@@ -513,7 +513,14 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
     s.hostId = where.hostId;
     s.apiUrl = where.apiUrl;
     await moveTo('RESTORE', `restore ${snap.snapshotId} on ${where.hostId}`);
-    const attempt = await tryActivity(() => host.restoreKernel({ ...ref(), snapshotId: snap.snapshotId }));
+    const gpu = grant.allocation;
+    const attempt = await tryActivity(() =>
+      host.restoreKernel({
+        ...ref(),
+        snapshotId: snap.snapshotId,
+        ...(gpu ? { gpu: { device: gpu.device, visibleDevice: gpu.visibleDevice } } : {}),
+      }),
+    );
     const r = attempt.ok ? attempt.value : { ok: false as const, message: attempt.error };
     if (!r.ok) return { ok: false, message: r.message };
     s.lastActivityAt = Date.now();

@@ -58,6 +58,8 @@ export type SnapshotResult =
 
 export interface RestoreRequest extends KernelRef {
   snapshotId: string;
+  /** GPU kernels: the device allocated for this restore. */
+  gpu?: { device: string; visibleDevice: string };
 }
 
 export type RestoreResult =
