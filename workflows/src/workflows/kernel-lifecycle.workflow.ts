@@ -104,6 +104,8 @@ async function tryActivity<T>(
 const MAX_QUEUE_MS = 10 * 60_000;
 /** How long a start may wait for a GPU before the user is told no (the pool is shared; ETAs are minutes). */
 const MAX_GPU_QUEUE_MS = 30 * 60_000;
+/** How long a kernel whose GPU is allocated waits for that GPU's host to have room. */
+const GPU_HOST_WAIT_MS = 60_000;
 const RECENT_EVENT_IDS = 500;
 const HISTORY_KEPT = 50;
 
@@ -426,7 +428,8 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
         queued = null;
         return { hostId: r.hostId, apiUrl: r.apiUrl, queuedMs: Date.now() - t0 };
       }
-      if (Date.now() - t0 > MAX_QUEUE_MS) {
+      // A held GPU is billed: its host gets a minute to take the kernel, not ten.
+      if (Date.now() - t0 > (requireHost !== null ? GPU_HOST_WAIT_MS : MAX_QUEUE_MS)) {
         queued = null;
         return { error: `No capacity for this kernel: ${r.reason}` };
       }
@@ -452,7 +455,7 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
     for (let i = 0; i < (gpu ? 1 : 2) && a === null; i++) {
       const where = await place(true, null, tried, gpu?.hostId ?? null);
       if ('error' in where) {
-        await releaseGpu('died', where.error);
+        await releaseGpu('terminated', where.error);
         return where;
       }
       queuedMs += where.queuedMs;
@@ -505,7 +508,10 @@ export async function kernelLifecycle(input: KernelLifecycleInput): Promise<Life
     if (!grant.ok) return { ok: false, message: grant.error };
     const gpuHost = grant.allocation?.hostId ?? null;
     const where = await place(false, gpuHost ?? preferHost, excludeHosts, gpuHost);
-    if ('error' in where) return { ok: false, message: where.error };
+    if ('error' in where) {
+      await releaseGpu('terminated', where.error);
+      return { ok: false, message: where.error };
+    }
     if (s.hostId && s.hostId !== where.hostId && !excludeHosts.includes(s.hostId)) {
       // The old host still remembers the hibernated kernel: make it forget, so only one host has it.
       await tryActivity(() => host.terminateKernel(ref()));
