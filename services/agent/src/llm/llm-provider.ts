@@ -2,7 +2,7 @@
  * The one interface every LLM adapter implements (OpenAI Chat Completions at
  * any base URL, Anthropic Messages, the embedded local model through its
  * OpenAI-compatible endpoint). The agent loop sees only this. Each adapter
- * passes the same conformance suite (test/llm-provider.conformance.ts).
+ * passes the same conformance suite (test/llm-provider.conformance.spec.ts).
  */
 
 export interface LlmToolSpec {
