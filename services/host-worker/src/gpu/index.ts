@@ -1,0 +1,5 @@
+export * from './gpu-discovery';
+export * from './gpu-type';
+export * from './nvidia-smi-discovery';
+export * from './nvidia-smi-xml';
+export * from './nvproxy-support';
