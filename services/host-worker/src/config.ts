@@ -48,6 +48,10 @@ export const hostWorkerConfigSchema = z.object({
   QUIRE_HOST_WORKER_API_URL: z.string().url().optional(),
   QUIRE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().positive().default(5000),
   QUIRE_RESOURCE_SAMPLE_INTERVAL_MS: z.coerce.number().int().positive().default(15_000),
+  /** `nvidia-smi` (default; no nvidia-smi = no GPUs), `none`, or `file:<recorded nvidia-smi -q -x output>`. */
+  QUIRE_GPU_DISCOVERY: z.string().default('nvidia-smi'),
+  /** How often the GPU inventory in heartbeats is re-discovered. */
+  QUIRE_GPU_REFRESH_INTERVAL_MS: z.coerce.number().int().positive().default(60_000),
   /** Per-cell runtime caps (ARCHITECTURE.md invariant 4). */
   QUIRE_CELL_CAP_HUMAN_S: z.coerce
     .number()

@@ -17,6 +17,8 @@ import {
 import type { Producer } from 'kafkajs';
 import { KernelsController } from './api/kernels.controller';
 import { HOST_WORKER_CONFIG, loadHostWorkerConfig, type HostWorkerConfig } from './config';
+import { gpuDiscoveryFromSetting } from './gpu/nvidia-smi-discovery';
+import { GpuInventory } from './gpu/gpu-inventory';
 import { HeartbeatLoop } from './heartbeat/heartbeat.service';
 import { KernelHost } from './kernels/kernel-host';
 import { SnapshotStore } from './snapshots/snapshot-store';
@@ -26,6 +28,7 @@ const KAFKA_PRODUCER = Symbol('KAFKA_PRODUCER');
 @Injectable()
 class HostWorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private heartbeat?: HeartbeatLoop;
+  private gpus?: GpuInventory;
 
   constructor(
     @Inject(HOST_WORKER_CONFIG) private readonly cfg: HostWorkerConfig,
@@ -40,7 +43,14 @@ class HostWorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdo
     await this.producer.connect();
     const adopted = await this.host.adoptAfterRestart();
     this.log.info('host worker registered', { hostId: this.cfg.QUIRE_HOST_ID, ...adopted });
-    this.heartbeat = new HeartbeatLoop(this.cfg, this.events, this.host, this.log);
+    this.gpus = new GpuInventory(
+      gpuDiscoveryFromSetting(this.cfg.QUIRE_GPU_DISCOVERY, this.cfg.QUIRE_RUNSC_PATH),
+      this.cfg.QUIRE_GPU_REFRESH_INTERVAL_MS,
+      (error) => this.log.warn('GPU discovery failed', { error: error.message }),
+    );
+    await this.gpus.start();
+    this.log.info('GPUs discovered', { gpus: this.gpus.current().map((gpu) => `${gpu.index}:${gpu.gpuType}`) });
+    this.heartbeat = new HeartbeatLoop(this.cfg, this.events, this.host, this.log, this.gpus);
     this.heartbeat.start();
     this.readiness.register('runsc', async () => {
       await this.host.runsc.list();
@@ -49,6 +59,7 @@ class HostWorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationShutdown(): Promise<void> {
     this.heartbeat?.stop();
+    this.gpus?.stop();
     // Running sandboxes would end with this process (their stdio pipes do): hibernate them first.
     const result = await this.host.hibernateAllForShutdown();
     await this.host.closeWarmPool();

@@ -3,3 +3,4 @@ export * from './gpu-type';
 export * from './nvidia-smi-discovery';
 export * from './nvidia-smi-xml';
 export * from './nvproxy-support';
+export * from './gpu-inventory';

@@ -3,6 +3,7 @@ import { HostHeartbeat, SYSTEM_TENANT } from '@quire/contracts';
 import type { EventProducer } from '@quire/contracts/kafka';
 import type { JsonLogger } from '@quire/service-kit';
 import type { HostWorkerConfig } from '../config';
+import type { GpuInventory } from '../gpu/gpu-inventory';
 import type { KernelHost } from '../kernels/kernel-host';
 
 /**
@@ -20,6 +21,7 @@ export class HeartbeatLoop {
     private readonly events: EventProducer,
     private readonly host: KernelHost,
     private readonly log: JsonLogger,
+    private readonly gpus?: GpuInventory,
   ) {}
 
   async beat(): Promise<void> {
@@ -41,6 +43,7 @@ export class HeartbeatLoop {
         warmPool: { ready: pool?.ready ?? 0, target: pool?.target ?? 0 },
         labels: this.cfg.QUIRE_HOST_LABELS,
         apiUrl: this.cfg.apiUrl,
+        gpus: this.gpus?.current() ?? [],
       },
     });
   }
