@@ -170,7 +170,9 @@ export class OpenAiProvider implements LlmProvider {
         if (Array.isArray(delta.tool_calls)) this.mergeToolDeltas(partials, delta.tool_calls as Array<WireToolCall & { index?: unknown }>);
       }
     } catch (err) {
-      throw call.failure(err);
+      // A server that drops the connection after the finish chunk (before usage or [DONE]) has still answered.
+      const finishedBeforeDrop = finish !== undefined && !(err instanceof LlmError) && !req.signal?.aborted;
+      if (!finishedBeforeDrop) throw call.failure(err);
     }
     if (!sawDone && finish === undefined) {
       throw new LlmError('unavailable', `${this.kind} stream ended before the completion finished`);

@@ -100,7 +100,8 @@ export class ScriptedLlmServer {
           res.write(`data: ${event}\n\n`);
           if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
         }
-        if (step.cutOff) res.socket?.destroy();
+        // Half-close after the written events flush: the chunked body never terminates.
+        if (step.cutOff) res.socket?.end();
         else res.end('data: [DONE]\n\n');
         return;
       case 'stall':
