@@ -42,6 +42,20 @@ export interface SandboxSpecOptions {
   homeParentDir?: string;
   /** Extra read-only mounts: host path → sandbox path. */
   readOnlyMounts?: { source: string; destination: string }[];
+  /**
+   * Character devices the sandbox may open, e.g. /dev/nvidiactl, /dev/nvidia-uvm
+   * and the one allocated /dev/nvidia<N>: runsc --nvproxy proxies exactly the
+   * NVIDIA devices listed here (linux.devices), so only those are visible.
+   */
+  devices?: LinuxDeviceNode[];
+}
+
+export interface LinuxDeviceNode {
+  path: string;
+  type: 'c';
+  major: number;
+  minor: number;
+  fileMode?: number;
 }
 
 export const KERNEL_ENV_MOUNT = '/opt/quire/kernel-env';
@@ -152,7 +166,31 @@ export function buildOciSpec(opts: SandboxSpecOptions): OciSpec {
     mounts,
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
+      ...(opts.devices && opts.devices.length > 0
+        ? {
+            devices: opts.devices.map((device) => ({
+              fileMode: 0o666,
+              uid: 0,
+              gid: 0,
+              ...device,
+            })),
+          }
+        : {}),
       resources: {
+        ...(opts.devices && opts.devices.length > 0
+          ? {
+              devices: [
+                { allow: false, access: 'rwm' },
+                ...opts.devices.map(({ major, minor }) => ({
+                  allow: true,
+                  type: 'c',
+                  major,
+                  minor,
+                  access: 'rw',
+                })),
+              ],
+            }
+          : {}),
         memory: { limit: limits.memoryBytes },
         pids: { limit: limits.pids },
         cpu: { quota: Math.max(1000, Math.round(limits.cpus * cpuPeriod)), period: cpuPeriod },

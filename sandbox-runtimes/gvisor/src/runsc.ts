@@ -92,8 +92,14 @@ export class Runsc {
    * session: it outlives the process that started it (the fds are typically
    * named pipes that a restarted host worker re-opens).
    */
-  runDetached(id: string, bundleDir: string, stdio: [number, number, number]): ChildProcess {
-    return spawn(this.path, [...this.globalFlags(), 'run', '--bundle', bundleDir, id], {
+  runDetached(
+    id: string,
+    bundleDir: string,
+    stdio: [number, number, number],
+    /** Global flags for this sandbox only, e.g. ['--nvproxy'] for a GPU sandbox. */
+    sandboxFlags: string[] = [],
+  ): ChildProcess {
+    return spawn(this.path, [...this.globalFlags(), ...sandboxFlags, 'run', '--bundle', bundleDir, id], {
       stdio,
       detached: true,
     });

@@ -18,17 +18,18 @@ import type { Producer } from 'kafkajs';
 import { KernelsController } from './api/kernels.controller';
 import { HOST_WORKER_CONFIG, loadHostWorkerConfig, type HostWorkerConfig } from './config';
 import { gpuDiscoveryFromSetting } from './gpu/nvidia-smi-discovery';
+import { findDriverLibraries } from './gpu/driver-libraries';
 import { GpuInventory } from './gpu/gpu-inventory';
 import { HeartbeatLoop } from './heartbeat/heartbeat.service';
 import { KernelHost } from './kernels/kernel-host';
 import { SnapshotStore } from './snapshots/snapshot-store';
 
 const KAFKA_PRODUCER = Symbol('KAFKA_PRODUCER');
+const GPU_INVENTORY = Symbol('GPU_INVENTORY');
 
 @Injectable()
 class HostWorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private heartbeat?: HeartbeatLoop;
-  private gpus?: GpuInventory;
 
   constructor(
     @Inject(HOST_WORKER_CONFIG) private readonly cfg: HostWorkerConfig,
@@ -37,19 +38,17 @@ class HostWorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(KernelHost) private readonly host: KernelHost,
     @Inject(Readiness) private readonly readiness: Readiness,
     @Inject(SERVICE_LOGGER) private readonly log: JsonLogger,
+    @Inject(GPU_INVENTORY) private readonly gpus: GpuInventory,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.producer.connect();
     const adopted = await this.host.adoptAfterRestart();
     this.log.info('host worker registered', { hostId: this.cfg.QUIRE_HOST_ID, ...adopted });
-    this.gpus = new GpuInventory(
-      gpuDiscoveryFromSetting(this.cfg.QUIRE_GPU_DISCOVERY, this.cfg.QUIRE_RUNSC_PATH),
-      this.cfg.QUIRE_GPU_REFRESH_INTERVAL_MS,
-      (error) => this.log.warn('GPU discovery failed', { error: error.message }),
-    );
     await this.gpus.start();
-    this.log.info('GPUs discovered', { gpus: this.gpus.current().map((gpu) => `${gpu.index}:${gpu.gpuType}`) });
+    this.log.info('GPUs discovered', {
+      gpus: this.gpus.current().map((gpu) => `${gpu.index}:${gpu.gpuType}`),
+    });
     this.heartbeat = new HeartbeatLoop(this.cfg, this.events, this.host, this.log, this.gpus);
     this.heartbeat.start();
     this.readiness.register('runsc', async () => {
@@ -59,7 +58,7 @@ class HostWorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationShutdown(): Promise<void> {
     this.heartbeat?.stop();
-    this.gpus?.stop();
+    this.gpus.stop();
     // Running sandboxes would end with this process (their stdio pipes do): hibernate them first.
     const result = await this.host.hibernateAllForShutdown();
     await this.host.closeWarmPool();
@@ -91,10 +90,23 @@ class HostWorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdo
       inject: [KAFKA_PRODUCER, HOST_WORKER_CONFIG],
     },
     {
+      provide: GPU_INVENTORY,
+      useFactory: (cfg: HostWorkerConfig, log: JsonLogger) =>
+        new GpuInventory(
+          gpuDiscoveryFromSetting(cfg.QUIRE_GPU_DISCOVERY, cfg.QUIRE_RUNSC_PATH),
+          cfg.QUIRE_GPU_REFRESH_INTERVAL_MS,
+          (error) => log.warn('GPU discovery failed', { error: error.message }),
+        ),
+      inject: [HOST_WORKER_CONFIG, SERVICE_LOGGER],
+    },
+    {
       provide: KernelHost,
-      useFactory: (cfg: HostWorkerConfig, events: EventProducer, log: JsonLogger) =>
-        new KernelHost(cfg, events, new SnapshotStore(createS3Client(cfg), cfg.QUIRE_SNAPSHOT_BUCKET), log),
-      inject: [HOST_WORKER_CONFIG, EventProducer, SERVICE_LOGGER],
+      useFactory: (cfg: HostWorkerConfig, events: EventProducer, log: JsonLogger, gpus: GpuInventory) =>
+        new KernelHost(cfg, events, new SnapshotStore(createS3Client(cfg), cfg.QUIRE_SNAPSHOT_BUCKET), log, {
+          inventory: gpus,
+          driverLibraries: findDriverLibraries,
+        }),
+      inject: [HOST_WORKER_CONFIG, EventProducer, SERVICE_LOGGER, GPU_INVENTORY],
     },
     HostWorkerLifecycle,
   ],

@@ -15,11 +15,19 @@ import {
   type NvproxySupport,
 } from '../src/gpu';
 
+function onlyGpu(gpus: HostGpu[]): HostGpu {
+  expect(gpus).toHaveLength(1);
+  return gpus[0] as HostGpu;
+}
+
 const fixtures = join(__dirname, 'fixtures', 'nvidia-smi');
 const fixture = (name: string) => readFile(join(fixtures, name), 'utf8');
 
 async function recordedSupport(): Promise<NvproxySupport> {
-  return { available: true, supportedDrivers: parseSupportedDrivers(await fixture('runsc-supported-drivers.txt')) };
+  return {
+    available: true,
+    supportedDrivers: parseSupportedDrivers(await fixture('runsc-supported-drivers.txt')),
+  };
 }
 
 describe('nvidia-smi -q -x discovery', () => {
@@ -44,7 +52,7 @@ describe('nvidia-smi -q -x discovery', () => {
   });
 
   it('reads an A100 40GB in MIG mode with mixed instances, leaving out one without profile/placement', async () => {
-    const [gpu] = parseNvidiaSmiXml(await fixture('a100-40gb-mig-mixed.xml'), await recordedSupport());
+    const gpu = onlyGpu(parseNvidiaSmiXml(await fixture('a100-40gb-mig-mixed.xml'), await recordedSupport()));
     expect(gpu.gpuType).toBe('a100-40gb');
     expect(gpu.index).toBe(3);
     expect(gpu.migMode).toBe('enabled');
@@ -60,7 +68,9 @@ describe('nvidia-smi -q -x discovery', () => {
   });
 
   it('marks a GPU on a driver nvproxy does not support as not passable, saying why', async () => {
-    const [gpu] = parseNvidiaSmiXml(await fixture('t4-unsupported-driver.xml'), await recordedSupport());
+    const gpu = onlyGpu(
+      parseNvidiaSmiXml(await fixture('t4-unsupported-driver.xml'), await recordedSupport()),
+    );
     expect(gpu.gpuType).toBe('t4-16gb');
     expect(gpu.migMode).toBe('unsupported');
     expect(gpu.sandbox.wholeGpu).toBe(false);
@@ -70,7 +80,7 @@ describe('nvidia-smi -q -x discovery', () => {
   it('carries runsc’s failure reason when nvproxy is unavailable', async () => {
     const support = await probeNvproxySupport('/nonexistent/runsc');
     expect(support.available).toBe(false);
-    const [gpu] = parseNvidiaSmiXml(await fixture('h100-80gb-whole.xml'), support);
+    const gpu = onlyGpu(parseNvidiaSmiXml(await fixture('h100-80gb-whole.xml'), support));
     expect(gpu.sandbox).toEqual({
       wholeGpu: false,
       migSlices: false,
@@ -81,7 +91,10 @@ describe('nvidia-smi -q -x discovery', () => {
   it('rejects output that is not nvidia-smi XML, and GPUs without memory totals', async () => {
     const support = await recordedSupport();
     expect(() => parseNvidiaSmiXml('<html></html>', support)).toThrow(GpuDiscoveryError);
-    const broken = (await fixture('h100-80gb-whole.xml')).replace('<total>81559 MiB</total>', '<total>lots</total>');
+    const broken = (await fixture('h100-80gb-whole.xml')).replace(
+      '<total>81559 MiB</total>',
+      '<total>lots</total>',
+    );
     expect(() => parseNvidiaSmiXml(broken, support)).toThrow(/fb_memory_usage total/);
   });
 
@@ -95,7 +108,10 @@ describe('nvidia-smi -q -x discovery', () => {
   });
 
   it('parses runsc nvproxy list-supported-drivers, ignoring noise', () => {
-    expect([...parseSupportedDrivers('535.183.01\nwarning: foo\n 550.90.07 \n\n')]).toEqual(['535.183.01', '550.90.07']);
+    expect([...parseSupportedDrivers('535.183.01\nwarning: foo\n 550.90.07 \n\n')]).toEqual([
+      '535.183.01',
+      '550.90.07',
+    ]);
   });
 
   it('has no GPUs when nvidia-smi is not installed', async () => {
@@ -107,8 +123,14 @@ describe('nvidia-smi -q -x discovery', () => {
     const dir = await mkdtemp(join(tmpdir(), 'quire-gpu-'));
     const fakeSmi = join(dir, 'nvidia-smi');
     const fakeRunsc = join(dir, 'runsc');
-    await writeFile(fakeSmi, `#!/bin/sh\n[ "$1 $2" = "-q -x" ] || exit 2\ncat '${join(fixtures, 'h100-80gb-whole.xml')}'\n`);
-    await writeFile(fakeRunsc, `#!/bin/sh\n[ "$1 $2" = "nvproxy list-supported-drivers" ] || exit 2\necho 550.90.07\n`);
+    await writeFile(
+      fakeSmi,
+      `#!/bin/sh\n[ "$1 $2" = "-q -x" ] || exit 2\ncat '${join(fixtures, 'h100-80gb-whole.xml')}'\n`,
+    );
+    await writeFile(
+      fakeRunsc,
+      `#!/bin/sh\n[ "$1 $2" = "nvproxy list-supported-drivers" ] || exit 2\necho 550.90.07\n`,
+    );
     await chmod(fakeSmi, 0o755);
     await chmod(fakeRunsc, 0o755);
     const gpus = await new NvidiaSmiGpuDiscovery(() => probeNvproxySupport(fakeRunsc), fakeSmi).discover();
@@ -117,9 +139,12 @@ describe('nvidia-smi -q -x discovery', () => {
 
   it('selects discovery from QUIRE_GPU_DISCOVERY', async () => {
     await expect(gpuDiscoveryFromSetting('none', '/usr/bin/runsc').discover()).resolves.toEqual([]);
-    const recorded = gpuDiscoveryFromSetting(`file:${join(fixtures, 'a100-40gb-mig-mixed.xml')}`, '/nonexistent/runsc');
+    const recorded = gpuDiscoveryFromSetting(
+      `file:${join(fixtures, 'a100-40gb-mig-mixed.xml')}`,
+      '/nonexistent/runsc',
+    );
     expect(recorded).toBeInstanceOf(RecordedFileGpuDiscovery);
-    const [gpu] = await recorded.discover();
+    const gpu = onlyGpu(await recorded.discover());
     expect(gpu.sandbox.wholeGpu).toBe(false);
     expect(() => gpuDiscoveryFromSetting('nvml', '/usr/bin/runsc')).toThrow(/QUIRE_GPU_DISCOVERY must be/);
   });

@@ -7,7 +7,7 @@ class ScriptedDiscovery implements GpuDiscovery {
   calls = 0;
   constructor(private readonly answers: Array<HostGpu[] | Error>) {}
   discover(): Promise<HostGpu[]> {
-    const answer = this.answers[Math.min(this.calls++, this.answers.length - 1)];
+    const answer = this.answers[Math.min(this.calls++, this.answers.length - 1)] ?? [];
     return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
   }
 }

@@ -24,7 +24,9 @@ export class NvidiaSmiGpuDiscovery implements GpuDiscovery {
       }));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new GpuDiscoveryError(`${this.nvidiaSmiPath} -q -x failed: ${(error as Error).message.split('\n')[0]}`);
+      throw new GpuDiscoveryError(
+        `${this.nvidiaSmiPath} -q -x failed: ${(error as Error).message.split('\n')[0]}`,
+      );
     }
     return parseNvidiaSmiXml(stdout, await this.nvproxySupport());
   }

@@ -27,13 +27,14 @@ function text(node: unknown, path: string[]): string | undefined {
   return undefined;
 }
 
-const MEMORY_UNITS: Record<string, number> = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+const MEMORY_UNITS = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 } as const;
 
 /** `81559 MiB` → bytes. */
 function parseMemory(value: string | undefined, what: string): number {
   const match = value?.match(/^(\d+)\s*(KiB|MiB|GiB)$/);
-  if (!match) throw new GpuDiscoveryError(`${what}: expected e.g. "81559 MiB", got ${JSON.stringify(value)}`);
-  return Number(match[1]) * MEMORY_UNITS[match[2]];
+  if (!match?.[1] || !match[2])
+    throw new GpuDiscoveryError(`${what}: expected e.g. "81559 MiB", got ${JSON.stringify(value)}`);
+  return Number(match[1]) * MEMORY_UNITS[match[2] as keyof typeof MEMORY_UNITS];
 }
 
 function parseMigMode(gpu: XmlNode): HostGpu['migMode'] {
@@ -73,7 +74,8 @@ export function parseNvidiaSmiXml(xml: string, support: NvproxySupport): HostGpu
     throw new GpuDiscoveryError(`nvidia-smi XML does not parse: ${(error as Error).message}`);
   }
   const log = document.nvidia_smi_log as XmlNode | undefined;
-  if (!log || typeof log !== 'object') throw new GpuDiscoveryError('not nvidia-smi -q -x output: no <nvidia_smi_log>');
+  if (!log || typeof log !== 'object')
+    throw new GpuDiscoveryError('not nvidia-smi -q -x output: no <nvidia_smi_log>');
   const driverVersion = text(log, ['driver_version']);
   if (!driverVersion) throw new GpuDiscoveryError('nvidia-smi XML has no <driver_version>');
   const cudaVersion = text(log, ['cuda_version']);

@@ -7,8 +7,7 @@ export const MIG_NOT_PASSABLE_REASON = 'gVisor nvproxy does not expose /dev/nvid
 
 /** What this host's runsc build can do with NVIDIA GPUs. */
 export type NvproxySupport =
-  | { available: true; supportedDrivers: ReadonlySet<string> }
-  | { available: false; reason: string };
+  { available: true; supportedDrivers: ReadonlySet<string> } | { available: false; reason: string };
 
 /** Parses `runsc nvproxy list-supported-drivers`: one driver version per line. */
 export function parseSupportedDrivers(output: string): Set<string> {
@@ -27,7 +26,10 @@ export async function probeNvproxySupport(runscPath: string, timeoutMs = 10_000)
     });
     const supportedDrivers = parseSupportedDrivers(stdout);
     if (supportedDrivers.size === 0) {
-      return { available: false, reason: `${runscPath} nvproxy list-supported-drivers printed no driver versions` };
+      return {
+        available: false,
+        reason: `${runscPath} nvproxy list-supported-drivers printed no driver versions`,
+      };
     }
     return { available: true, supportedDrivers };
   } catch (error) {

@@ -17,7 +17,9 @@ import { QuireError } from '@quire/service-kit';
 import type { HostWorkerConfig } from '../config';
 import type { ExecuteOptions, ExecuteResult } from '../jupyter/kernel-client';
 import { formatGiB } from '../sandbox/cgroup-sampler';
-import { GvisorKernelSandbox, type SandboxExit } from '../sandbox/gvisor-kernel-sandbox';
+import type { GpuInventory } from '../gpu/gpu-inventory';
+import { planGpuSandbox, type RequestedGpu } from '../gpu/gpu-sandbox-plan';
+import { GvisorKernelSandbox, type SandboxExit, type SandboxGpu } from '../sandbox/gvisor-kernel-sandbox';
 import { releaseHomeSlot } from '../sandbox/home-volume-slot';
 import { ProcessKernelSandbox } from '../sandbox/process-kernel-sandbox';
 import type { ShimMessage } from '../sandbox/relay-transport';
@@ -48,6 +50,8 @@ export interface StartKernelRequest extends KernelOwner {
   limits?: Partial<SandboxLimits>;
   /** Take a pre-booted sandbox from the warm pool when one fits (default true). */
   warmPool?: boolean;
+  /** The allocated GPU; the kernel starts with it or not at all. */
+  gpu?: RequestedGpu;
 }
 
 interface KernelRecord extends KernelOwner {
@@ -108,6 +112,8 @@ export class KernelHost {
     private readonly events: EventProducer,
     private readonly snapshots: SnapshotStore,
     private readonly log: JsonLogger,
+    /** This host's GPUs and driver libraries; absent: GPU kernels are refused (gpu.not_present). */
+    private readonly gpus?: { inventory: GpuInventory; driverLibraries: () => Promise<string[]> },
   ) {
     mkdirSync(this.dir('meta'), { recursive: true });
     this.runsc = new Runsc({ rootDir: this.dir('runsc'), runscPath: cfg.QUIRE_RUNSC_PATH });
@@ -174,6 +180,7 @@ export class KernelHost {
     sandboxId: string,
     key?: string,
     homeSlotDir?: string,
+    gpu?: SandboxGpu,
   ): GvisorKernelSandbox {
     const volume = this.volumeOf(owner);
     const Sandbox = this.cfg.QUIRE_KERNEL_RUNTIME === 'process' ? ProcessKernelSandbox : GvisorKernelSandbox;
@@ -188,6 +195,7 @@ export class KernelHost {
         : { homeVolumeDir: volume }),
       limits,
       ...(key ? { key } : {}),
+      ...(gpu ? { gpu } : {}),
     });
   }
 
@@ -222,6 +230,7 @@ export class KernelHost {
       throw new QuireError('conflict', `kernel ${req.kernelId} already runs on this host`, 'kernel.exists');
     }
     const limits = { ...DEFAULT_LIMITS, ...req.limits };
+    if (req.gpu) return this.startWithGpu(req, req.gpu, limits);
     if (this.pool && req.warmPool !== false && sameLimits(limits, this.poolLimits)) {
       this.starting.add(req.kernelId);
       try {
@@ -230,7 +239,39 @@ export class KernelHost {
         this.starting.delete(req.kernelId);
       }
     }
-    const sandbox = this.newSandbox(req, limits, `k-${uuidv7().slice(-12)}`);
+    return this.startCold(req, limits);
+  }
+
+  /** A GPU kernel: never from the warm pool, never without its GPU (refusals in planGpuSandbox). */
+  private async startWithGpu(
+    req: StartKernelRequest,
+    requested: RequestedGpu,
+    limits: SandboxLimits,
+  ): Promise<{ sandboxId: string; bootMs: number; fromWarmPool: boolean }> {
+    if (this.cfg.QUIRE_KERNEL_RUNTIME !== 'gvisor') {
+      throw new QuireError(
+        'unavailable',
+        `GPU kernels need the gvisor runtime (nvproxy); this host runs ${this.cfg.QUIRE_KERNEL_RUNTIME}`,
+        'gpu.driver_unsupported',
+      );
+    }
+    this.starting.add(req.kernelId);
+    let gpu: SandboxGpu;
+    try {
+      const driverLibraries = this.gpus ? await this.gpus.driverLibraries() : [];
+      gpu = planGpuSandbox(requested, this.gpus?.inventory.current() ?? [], driverLibraries);
+    } finally {
+      this.starting.delete(req.kernelId);
+    }
+    return this.startCold(req, limits, gpu);
+  }
+
+  private async startCold(
+    req: StartKernelRequest,
+    limits: SandboxLimits,
+    gpu?: SandboxGpu,
+  ): Promise<{ sandboxId: string; bootMs: number; fromWarmPool: boolean }> {
+    const sandbox = this.newSandbox(req, limits, `k-${uuidv7().slice(-12)}`, undefined, undefined, gpu);
     const record: KernelRecord = { ...req, sandbox, limits };
     this.kernels.set(req.kernelId, record);
     this.wire(record);

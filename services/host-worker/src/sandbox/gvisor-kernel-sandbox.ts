@@ -8,6 +8,7 @@ import {
   removeBundle,
   SANDBOX_GID,
   SANDBOX_UID,
+  type LinuxDeviceNode,
   type Runsc,
   type SandboxLimits,
 } from '@quire/sandbox-gvisor';
@@ -42,6 +43,16 @@ export interface GvisorKernelOptions {
   key?: string;
   /** Extra environment for the sandbox's processes (applied last). */
   env?: Record<string, string>;
+  /** The allocated GPU, passed through gVisor's nvproxy (see src/gpu/gpu-sandbox-plan.ts). */
+  gpu?: SandboxGpu;
+}
+
+/** What a sandbox needs to see exactly one GPU through `runsc --nvproxy`. */
+export interface SandboxGpu {
+  runscFlags: string[];
+  devices: LinuxDeviceNode[];
+  env: Record<string, string>;
+  readOnlyMounts: { source: string; destination: string }[];
 }
 
 export type ExitReason = 'oom' | 'crash' | 'killed' | 'shutdown' | 'runtime_cap';
@@ -146,13 +157,18 @@ export class GvisorKernelSandbox {
         QUIRE_KERNEL_RUNTIME_DIR: '/tmp/quire-kernel',
         MPLBACKEND: 'module://matplotlib_inline.backend_inline',
         PYTHONDONTWRITEBYTECODE: '1',
+        ...(opts.gpu?.env ?? {}),
         ...(opts.env ?? {}),
       },
       limits: opts.limits,
       kernelEnvDir: opts.kernelEnvDir,
       ...(opts.homeVolumeDir ? { homeVolumeDir: opts.homeVolumeDir } : {}),
       ...(opts.homeSlot ? { homeParentDir: opts.homeSlot.dir } : {}),
-      readOnlyMounts: [{ source: opts.shimDir, destination: SHIM_MOUNT }],
+      readOnlyMounts: [
+        { source: opts.shimDir, destination: SHIM_MOUNT },
+        ...(opts.gpu?.readOnlyMounts ?? []),
+      ],
+      ...(opts.gpu ? { devices: opts.gpu.devices } : {}),
       hostname: 'quire-kernel',
     });
   }
@@ -178,7 +194,12 @@ export class GvisorKernelSandbox {
     try {
       child =
         kind === 'run'
-          ? this.opts.runsc.runDetached(this.id, this.opts.bundleDir, forSandbox.fds)
+          ? this.opts.runsc.runDetached(
+              this.id,
+              this.opts.bundleDir,
+              forSandbox.fds,
+              this.opts.gpu?.runscFlags,
+            )
           : this.opts.runsc.restoreDetached(this.id, this.opts.bundleDir, imageDir!, forSandbox.fds);
     } finally {
       forSandbox.close(); // runsc holds them now
