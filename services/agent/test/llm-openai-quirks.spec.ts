@@ -16,7 +16,10 @@ const request: LlmRequest = {
   maxTokens: 64,
 };
 
-function completion(message: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function completion(
+  message: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { choices: [{ index: 0, message, finish_reason: 'stop' }], ...extra };
 }
 
@@ -31,8 +34,18 @@ describe('OpenAiProvider with OpenAI-compatible servers', () => {
 
   beforeAll(async () => {
     server = await ScriptedLlmServer.start();
-    json = new OpenAiProvider({ baseUrl: `${server.origin}/v1`, apiKey: null, stream: false, timeoutMs: 5_000 });
-    streaming = new OpenAiProvider({ baseUrl: `${server.origin}/v1`, apiKey: null, stream: true, timeoutMs: 5_000 });
+    json = new OpenAiProvider({
+      baseUrl: `${server.origin}/v1`,
+      apiKey: null,
+      stream: false,
+      timeoutMs: 5_000,
+    });
+    streaming = new OpenAiProvider({
+      baseUrl: `${server.origin}/v1`,
+      apiKey: null,
+      stream: true,
+      timeoutMs: 5_000,
+    });
   });
   afterAll(async () => {
     await server.stop();
@@ -68,7 +81,14 @@ describe('OpenAiProvider with OpenAI-compatible servers', () => {
     ['a JSON string', '"run"', 'not an object'],
     ['truncated JSON', '{"cellId": "c', 'not valid JSON'],
   ])('rejects arguments that are %s', async (_what, args, expected) => {
-    server.reset({ kind: 'json', body: completion({ role: 'assistant', content: null, tool_calls: [{ id: 'a', function: { name: 'run_cell', arguments: args } }] }) });
+    server.reset({
+      kind: 'json',
+      body: completion({
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'a', function: { name: 'run_cell', arguments: args } }],
+      }),
+    });
     const err = (await json.complete(request).catch((e: unknown) => e)) as LlmError;
     expect(err).toBeInstanceOf(LlmError);
     expect(err.kind).toBe('bad_response');
@@ -77,8 +97,18 @@ describe('OpenAiProvider with OpenAI-compatible servers', () => {
   });
 
   it('rejects a tool call without a function name', async () => {
-    server.reset({ kind: 'json', body: completion({ role: 'assistant', content: null, tool_calls: [{ id: 'a', function: { arguments: '{}' } }] }) });
-    await expect(json.complete(request)).rejects.toMatchObject({ kind: 'bad_response', message: expect.stringContaining('no function name') });
+    server.reset({
+      kind: 'json',
+      body: completion({
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'a', function: { arguments: '{}' } }],
+      }),
+    });
+    await expect(json.complete(request)).rejects.toMatchObject({
+      kind: 'bad_response',
+      message: expect.stringContaining('no function name'),
+    });
   });
 
   it('maps length and unknown finish reasons', async () => {
@@ -91,7 +121,13 @@ describe('OpenAiProvider with OpenAI-compatible servers', () => {
   });
 
   it('reads a JSON answer when the server ignores stream: true', async () => {
-    server.reset({ kind: 'json', body: completion({ role: 'assistant', content: 'whole' }, { usage: { prompt_tokens: 3, completion_tokens: 1 } }) });
+    server.reset({
+      kind: 'json',
+      body: completion(
+        { role: 'assistant', content: 'whole' },
+        { usage: { prompt_tokens: 3, completion_tokens: 1 } },
+      ),
+    });
     const tokens: string[] = [];
     const response = await streaming.complete({ ...request, onToken: (t) => tokens.push(t) });
     expect(response.content).toBe('whole');
@@ -125,9 +161,15 @@ describe('OpenAiProvider with OpenAI-compatible servers', () => {
 
   it('rejects a stream event that is not JSON, and an error event inside a stream', async () => {
     server.reset({ kind: 'sse', events: [chunk({ content: 'a' }), '{not json'] });
-    await expect(streaming.complete(request)).rejects.toMatchObject({ kind: 'bad_response', message: expect.stringContaining('not JSON') });
+    await expect(streaming.complete(request)).rejects.toMatchObject({
+      kind: 'bad_response',
+      message: expect.stringContaining('not JSON'),
+    });
     server.reset({ kind: 'sse', events: [JSON.stringify({ error: { message: 'model crashed' } })] });
-    await expect(streaming.complete(request)).rejects.toMatchObject({ kind: 'bad_response', message: expect.stringContaining('model crashed') });
+    await expect(streaming.complete(request)).rejects.toMatchObject({
+      kind: 'bad_response',
+      message: expect.stringContaining('model crashed'),
+    });
   });
 
   it('aborts in the middle of a stream after some tokens arrived', async () => {
@@ -151,10 +193,21 @@ describe('OpenAiProvider with OpenAI-compatible servers', () => {
   it('never puts the key in an error, even when the server echoes the Authorization header', async () => {
     const key = 'sk-live-abcdefghijklmnop';
     const provider = createLlmProvider(
-      { kind: 'openai', baseUrl: `${server.origin}/v1`, model: 'm', apiKey: key, pricePerMTokens: { prompt: '1', completion: '2' } },
+      {
+        kind: 'openai',
+        baseUrl: `${server.origin}/v1`,
+        model: 'm',
+        apiKey: key,
+        pricePerMTokens: { prompt: '1', completion: '2' },
+      },
       { stream: false },
     );
-    server.reset({ kind: 'raw', status: 401, contentType: 'text/plain', body: `bad header: Authorization: Bearer ${key}` });
+    server.reset({
+      kind: 'raw',
+      status: 401,
+      contentType: 'text/plain',
+      body: `bad header: Authorization: Bearer ${key}`,
+    });
     const err = (await provider.complete(request).catch((e: unknown) => e)) as LlmError;
     expect(err.kind).toBe('auth');
     expect(err.message).not.toContain(key);
@@ -164,10 +217,17 @@ describe('OpenAiProvider with OpenAI-compatible servers', () => {
 
 describe('createLlmProvider', () => {
   it('builds the adapter for each kind and refuses an unknown kind', () => {
-    const base = { baseUrl: 'http://127.0.0.1:1', model: 'm', apiKey: null, pricePerMTokens: { prompt: '0', completion: '0' } };
+    const base = {
+      baseUrl: 'http://127.0.0.1:1',
+      model: 'm',
+      apiKey: null,
+      pricePerMTokens: { prompt: '0', completion: '0' },
+    };
     expect(createLlmProvider({ ...base, kind: 'openai' }).kind).toBe('openai');
     expect(createLlmProvider({ ...base, kind: 'local' }).kind).toBe('local');
     expect(createLlmProvider({ ...base, kind: 'anthropic' }).kind).toBe('anthropic');
-    expect(() => createLlmProvider({ ...base, kind: 'gemini' as never })).toThrow('unknown LLM provider kind "gemini"');
+    expect(() => createLlmProvider({ ...base, kind: 'gemini' as never })).toThrow(
+      'unknown LLM provider kind "gemini"',
+    );
   });
 });

@@ -35,7 +35,8 @@ const dialects: Dialect[] = [
   {
     name: 'openai (json)',
     path: '/v1/chat/completions',
-    make: (origin, apiKey) => new OpenAiProvider({ baseUrl: `${origin}/v1`, apiKey, stream: false, timeoutMs: 5_000 }),
+    make: (origin, apiKey) =>
+      new OpenAiProvider({ baseUrl: `${origin}/v1`, apiKey, stream: false, timeoutMs: 5_000 }),
     text: openAiScript.text,
     toolCalls: openAiScript.toolCalls,
     error: openAiScript.error,
@@ -45,7 +46,8 @@ const dialects: Dialect[] = [
   {
     name: 'openai (sse stream)',
     path: '/v1/chat/completions',
-    make: (origin, apiKey) => new OpenAiProvider({ baseUrl: `${origin}/v1/`, apiKey, stream: true, timeoutMs: 5_000 }),
+    make: (origin, apiKey) =>
+      new OpenAiProvider({ baseUrl: `${origin}/v1/`, apiKey, stream: true, timeoutMs: 5_000 }),
     text: (content, usage) => openAiScript.stream([content.slice(0, 3), content.slice(3)], [], usage),
     toolCalls: (calls, usage) => openAiScript.stream([], calls, usage),
     error: openAiScript.error,
@@ -151,7 +153,11 @@ describe.each(dialects)('LlmProvider conformance: $name', (dialect) => {
     const messages: LlmMessage[] = [
       { role: 'system', content: 'You edit notebooks.' },
       { role: 'user', content: 'Fix cell 3' },
-      { role: 'assistant', content: null, toolCalls: [{ id: 'call_a', name: 'read_cell', arguments: { cellId: 'c3' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        toolCalls: [{ id: 'call_a', name: 'read_cell', arguments: { cellId: 'c3' } }],
+      },
       { role: 'tool', toolCallId: 'call_a', name: 'read_cell', content: 'print(1' },
     ];
     await provider.complete(request({ messages }));
@@ -164,10 +170,15 @@ describe.each(dialects)('LlmProvider conformance: $name', (dialect) => {
     expect(serialized).toContain('You edit notebooks.');
     if (dialect.path === '/v1/messages') {
       expect(body.system).toBe('You edit notebooks.');
-      expect(body.tools).toEqual([{ name: 'read_cell', description: 'Read a notebook cell', input_schema: readFileTool.parameters }]);
+      expect(body.tools).toEqual([
+        { name: 'read_cell', description: 'Read a notebook cell', input_schema: readFileTool.parameters },
+      ]);
       expect(body.messages).toEqual([
         { role: 'user', content: [{ type: 'text', text: 'Fix cell 3' }] },
-        { role: 'assistant', content: [{ type: 'tool_use', id: 'call_a', name: 'read_cell', input: { cellId: 'c3' } }] },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'call_a', name: 'read_cell', input: { cellId: 'c3' } }],
+        },
         { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_a', content: 'print(1' }] },
       ]);
     } else {
@@ -178,7 +189,9 @@ describe.each(dialects)('LlmProvider conformance: $name', (dialect) => {
         {
           role: 'assistant',
           content: null,
-          tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'read_cell', arguments: '{"cellId":"c3"}' } }],
+          tool_calls: [
+            { id: 'call_a', type: 'function', function: { name: 'read_cell', arguments: '{"cellId":"c3"}' } },
+          ],
         },
         { role: 'tool', tool_call_id: 'call_a', name: 'read_cell', content: 'print(1' },
       ]);
@@ -192,7 +205,12 @@ describe.each(dialects)('LlmProvider conformance: $name', (dialect) => {
   });
 
   it('rejects a tool call whose arguments are not valid JSON as bad_response, naming the tool', async () => {
-    server.reset(dialect.toolCalls([{ id: 'call_x', name: 'read_cell', argumentsJson: '{"cellId": "c3"' }], { prompt: 1, completion: 1 }));
+    server.reset(
+      dialect.toolCalls([{ id: 'call_x', name: 'read_cell', argumentsJson: '{"cellId": "c3"' }], {
+        prompt: 1,
+        completion: 1,
+      }),
+    );
     const err = await expectLlmError(provider.complete(request()), 'bad_response');
     expect(err.message).toContain('read_cell');
     expect(err.retryable).toBe(false);
@@ -216,14 +234,17 @@ describe.each(dialects)('LlmProvider conformance: $name', (dialect) => {
     [500, 'unavailable', true],
     [503, 'unavailable', true],
     [400, 'rejected', false],
-  ] as const)('maps HTTP %i to %s (retryable %s) with the provider message and never the key', async (status, kind, retryable) => {
-    server.reset(dialect.error(status, `scripted failure; echoed key ${API_KEY}`));
-    const err = await expectLlmError(provider.complete(request()), kind);
-    expect(err.status).toBe(status);
-    expect(err.retryable).toBe(retryable);
-    expect(err.message).toContain('scripted failure');
-    expect(err.message).toContain(String(status));
-  });
+  ] as const)(
+    'maps HTTP %i to %s (retryable %s) with the provider message and never the key',
+    async (status, kind, retryable) => {
+      server.reset(dialect.error(status, `scripted failure; echoed key ${API_KEY}`));
+      const err = await expectLlmError(provider.complete(request()), kind);
+      expect(err.status).toBe(status);
+      expect(err.retryable).toBe(retryable);
+      expect(err.message).toContain('scripted failure');
+      expect(err.message).toContain(String(status));
+    },
+  );
 
   it('maps a dropped connection to unavailable', async () => {
     server.reset({ kind: 'destroy' });

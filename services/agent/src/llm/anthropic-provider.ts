@@ -62,7 +62,11 @@ export class AnthropicProvider implements LlmProvider {
     };
     if (system) body.system = system;
     if (req.tools.length > 0) {
-      body.tools = req.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.parameters }));
+      body.tools = req.tools.map((t) => ({
+        name: t.name,
+        description: t.description,
+        input_schema: t.parameters,
+      }));
     }
     if (req.temperature !== undefined) body.temperature = req.temperature;
 
@@ -85,7 +89,8 @@ export class AnthropicProvider implements LlmProvider {
     }
     if (!doc || typeof doc !== 'object') throw this.bad(`body is not a JSON object: ${sample(text)}`);
     const record = doc as Record<string, unknown>;
-    if (record.type === 'error' || record.error) throw this.bad(`2xx answer carries an error: ${sample(JSON.stringify(record.error))}`);
+    if (record.type === 'error' || record.error)
+      throw this.bad(`2xx answer carries an error: ${sample(JSON.stringify(record.error))}`);
     if (!Array.isArray(record.content)) throw this.bad('answer has no content array');
     let content = '';
     const toolCalls: LlmToolCall[] = [];
@@ -95,8 +100,10 @@ export class AnthropicProvider implements LlmProvider {
         if (typeof block.text !== 'string') throw this.bad(`text block #${index} has no text`);
         content += block.text;
       } else if (block.type === 'tool_use') {
-        if (typeof block.name !== 'string' || !block.name) throw this.bad(`tool_use block #${index} has no name`);
-        if (typeof block.id !== 'string' || !block.id) throw this.bad(`tool_use block #${index} (${block.name}) has no id`);
+        if (typeof block.name !== 'string' || !block.name)
+          throw this.bad(`tool_use block #${index} has no name`);
+        if (typeof block.id !== 'string' || !block.id)
+          throw this.bad(`tool_use block #${index} (${block.name}) has no id`);
         const input = block.input;
         if (!input || typeof input !== 'object' || Array.isArray(input)) {
           throw this.bad(`tool_use block #${index} (${block.name}): input is not a JSON object`);
@@ -109,7 +116,10 @@ export class AnthropicProvider implements LlmProvider {
     return {
       content,
       toolCalls,
-      usage: { promptTokens: tokenCount(usage.input_tokens), completionTokens: tokenCount(usage.output_tokens) },
+      usage: {
+        promptTokens: tokenCount(usage.input_tokens),
+        completionTokens: tokenCount(usage.output_tokens),
+      },
       finishReason: normaliseStop(record.stop_reason, toolCalls.length > 0),
       model: typeof record.model === 'string' && record.model ? record.model : requestedModel,
     };
@@ -135,7 +145,8 @@ export function toWireMessages(messages: LlmMessage[]): WireMessage[] {
       case 'assistant': {
         const blocks: WireBlock[] = [];
         if (message.content) blocks.push({ type: 'text', text: message.content });
-        for (const c of message.toolCalls ?? []) blocks.push({ type: 'tool_use', id: c.id, name: c.name, input: c.arguments });
+        for (const c of message.toolCalls ?? [])
+          blocks.push({ type: 'tool_use', id: c.id, name: c.name, input: c.arguments });
         push('assistant', blocks.length > 0 ? blocks : [{ type: 'text', text: '' }]);
         break;
       }
@@ -153,7 +164,8 @@ function tokenCount(value: unknown): number {
 
 function normaliseStop(reason: unknown, hasToolCalls: boolean): LlmResponse['finishReason'] {
   if (reason === 'tool_use' || hasToolCalls) return 'tool_calls';
-  if (reason === 'end_turn' || reason === 'stop_sequence' || reason === null || reason === undefined) return 'stop';
+  if (reason === 'end_turn' || reason === 'stop_sequence' || reason === null || reason === undefined)
+    return 'stop';
   if (reason === 'max_tokens') return 'length';
   return 'other';
 }

@@ -9,7 +9,10 @@ export interface CreateLlmProviderOptions {
 }
 
 /** The adapter for an org's configured provider. 'local' is the embedded model's OpenAI-compatible server. */
-export function createLlmProvider(config: LlmProviderConfig, options: CreateLlmProviderOptions = {}): LlmProvider {
+export function createLlmProvider(
+  config: LlmProviderConfig,
+  options: CreateLlmProviderOptions = {},
+): LlmProvider {
   switch (config.kind) {
     case 'openai':
     case 'local':
@@ -21,7 +24,11 @@ export function createLlmProvider(config: LlmProviderConfig, options: CreateLlmP
         timeoutMs: options.timeoutMs,
       });
     case 'anthropic':
-      return new AnthropicProvider({ baseUrl: config.baseUrl, apiKey: config.apiKey, timeoutMs: options.timeoutMs });
+      return new AnthropicProvider({
+        baseUrl: config.baseUrl,
+        apiKey: config.apiKey,
+        timeoutMs: options.timeoutMs,
+      });
     default:
       throw new Error(`unknown LLM provider kind ${JSON.stringify((config as { kind: unknown }).kind)}`);
   }

@@ -99,20 +99,28 @@ export async function postJson(
 ): Promise<LlmHttpCall> {
   const signals: AbortSignal[] = [];
   if (signal) signals.push(signal);
-  const timeout = target.timeoutMs && target.timeoutMs > 0 ? AbortSignal.timeout(target.timeoutMs) : undefined;
+  const timeout =
+    target.timeoutMs && target.timeoutMs > 0 ? AbortSignal.timeout(target.timeoutMs) : undefined;
   if (timeout) signals.push(timeout);
-  const combined = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+  const combined =
+    signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
   const host = safeHost(target.url);
 
   const failure = (err: unknown): LlmError => {
     if (err instanceof LlmError) return err;
     if (signal?.aborted) return new LlmError('aborted', `${target.provider} request aborted`);
     if (timeout?.aborted) {
-      return new LlmError('unavailable', `${target.provider} at ${host} did not answer within ${target.timeoutMs} ms`);
+      return new LlmError(
+        'unavailable',
+        `${target.provider} at ${host} did not answer within ${target.timeoutMs} ms`,
+      );
     }
     const code = connectionCode(err);
     const reason = code ?? (err instanceof Error ? err.message : String(err));
-    return new LlmError('unavailable', redact(`cannot reach ${target.provider} at ${host}: ${reason}`, target.apiKey));
+    return new LlmError(
+      'unavailable',
+      redact(`cannot reach ${target.provider} at ${host}: ${reason}`, target.apiKey),
+    );
   };
 
   if (signal?.aborted) throw new LlmError('aborted', `${target.provider} request aborted`);
@@ -140,7 +148,10 @@ export async function postJson(
   const detail = providerErrorMessage(parsed, text);
   throw new LlmError(
     kind,
-    redact(`${target.provider} at ${host} answered HTTP ${response.status}${detail ? `: ${detail}` : ''}`, target.apiKey),
+    redact(
+      `${target.provider} at ${host} answered HTTP ${response.status}${detail ? `: ${detail}` : ''}`,
+      target.apiKey,
+    ),
     response.status,
   );
 }

@@ -154,7 +154,8 @@ export class OpenAiProvider implements LlmProvider {
         } catch {
           throw this.bad(`stream event is not JSON: ${sample(data)}`);
         }
-        if (!chunk || typeof chunk !== 'object') throw this.bad(`stream event is not an object: ${sample(data)}`);
+        if (!chunk || typeof chunk !== 'object')
+          throw this.bad(`stream event is not an object: ${sample(data)}`);
         if (chunk.error) throw this.bad(`stream carries an error: ${sample(JSON.stringify(chunk.error))}`);
         if (typeof chunk.model === 'string' && chunk.model) model = chunk.model;
         if (chunk.usage) usage = usageFromWire(chunk.usage as WireUsage);
@@ -167,7 +168,8 @@ export class OpenAiProvider implements LlmProvider {
           content += delta.content;
           req.onToken?.(delta.content);
         }
-        if (Array.isArray(delta.tool_calls)) this.mergeToolDeltas(partials, delta.tool_calls as Array<WireToolCall & { index?: unknown }>);
+        if (Array.isArray(delta.tool_calls))
+          this.mergeToolDeltas(partials, delta.tool_calls as Array<WireToolCall & { index?: unknown }>);
       }
     } catch (err) {
       // A server that drops the connection after the finish chunk (before usage or [DONE]) has still answered.
@@ -189,13 +191,19 @@ export class OpenAiProvider implements LlmProvider {
   private mergeToolDeltas(partials: PartialCall[], deltas: Array<WireToolCall & { index?: unknown }>): void {
     for (const [position, delta] of deltas.entries()) {
       // vLLM and OpenAI send `index`; some servers omit it and send whole calls.
-      const index = typeof delta.index === 'number' ? delta.index : partials.length > position && delta.id === undefined ? position : partials.length;
+      const index =
+        typeof delta.index === 'number'
+          ? delta.index
+          : partials.length > position && delta.id === undefined
+            ? position
+            : partials.length;
       const partial = (partials[index] ??= { id: '', name: '', arguments: '' });
       if (typeof delta.id === 'string' && delta.id) partial.id = delta.id;
       const fn = delta.function ?? {};
       if (typeof fn.name === 'string' && fn.name) partial.name += partial.name === fn.name ? '' : fn.name;
       if (typeof fn.arguments === 'string') partial.arguments += fn.arguments;
-      else if (fn.arguments && typeof fn.arguments === 'object') partial.objectArguments = fn.arguments as Record<string, unknown>;
+      else if (fn.arguments && typeof fn.arguments === 'object')
+        partial.objectArguments = fn.arguments as Record<string, unknown>;
     }
   }
 }
@@ -226,7 +234,10 @@ function tokenCount(value: unknown): number {
 }
 
 function usageFromWire(usage: WireUsage | undefined): LlmUsage {
-  return { promptTokens: tokenCount(usage?.prompt_tokens), completionTokens: tokenCount(usage?.completion_tokens) };
+  return {
+    promptTokens: tokenCount(usage?.prompt_tokens),
+    completionTokens: tokenCount(usage?.completion_tokens),
+  };
 }
 
 /** vLLM and Ollama may say "stop" while returning tool calls; the calls win. */

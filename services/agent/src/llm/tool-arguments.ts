@@ -5,10 +5,17 @@ import type { LlmToolCall } from './llm-provider';
  * llama.cpp builds send the object itself; a few servers send "" for a tool
  * without parameters. Returns an error text for anything that is not a JSON object.
  */
-export function parseToolArguments(raw: unknown): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
+export function parseToolArguments(
+  raw: unknown,
+): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
   if (raw === undefined || raw === null) return { ok: true, value: {} };
-  if (typeof raw === 'object' && !Array.isArray(raw)) return { ok: true, value: raw as Record<string, unknown> };
-  if (typeof raw !== 'string') return { ok: false, error: `arguments are a ${Array.isArray(raw) ? 'array' : typeof raw}, not a JSON object` };
+  if (typeof raw === 'object' && !Array.isArray(raw))
+    return { ok: true, value: raw as Record<string, unknown> };
+  if (typeof raw !== 'string')
+    return {
+      ok: false,
+      error: `arguments are a ${Array.isArray(raw) ? 'array' : typeof raw}, not a JSON object`,
+    };
   if (raw.trim() === '') return { ok: true, value: {} };
   let parsed: unknown;
   try {

@@ -11,7 +11,12 @@ import type { AddressInfo, Socket } from 'node:net';
 export type ScriptStep =
   | { kind: 'json'; status?: number; body: unknown }
   | { kind: 'raw'; status?: number; contentType: string; body: string }
-  | { kind: 'sse'; events: string[]; delayMs?: number; /** End the socket after the events, without [DONE]. */ cutOff?: boolean }
+  | {
+      kind: 'sse';
+      events: string[];
+      delayMs?: number;
+      /** End the socket after the events, without [DONE]. */ cutOff?: boolean;
+    }
   /** Send headers, then nothing until the client gives up. */
   | { kind: 'stall' }
   /** Close the socket without an answer. */
@@ -137,7 +142,11 @@ export const openAiScript = {
         object: 'chat.completion',
         model,
         choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion },
+        usage: {
+          prompt_tokens: usage.prompt,
+          completion_tokens: usage.completion,
+          total_tokens: usage.prompt + usage.completion,
+        },
       },
     };
   },
@@ -154,7 +163,11 @@ export const openAiScript = {
             message: {
               role: 'assistant',
               content: null,
-              tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.argumentsJson } })),
+              tool_calls: calls.map((c) => ({
+                id: c.id,
+                type: 'function',
+                function: { name: c.name, arguments: c.argumentsJson },
+              })),
             },
             finish_reason: finishReason,
           },
@@ -167,16 +180,40 @@ export const openAiScript = {
   stream(pieces: string[], calls: ScriptedToolCall[], usage: ScriptedUsage, delayMs = 0): ScriptStep {
     const events: string[] = [];
     const chunk = (delta: unknown, finish: string | null = null): string =>
-      JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'scripted-model', choices: [{ index: 0, delta, finish_reason: finish }] });
+      JSON.stringify({
+        id: 'c',
+        object: 'chat.completion.chunk',
+        model: 'scripted-model',
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      });
     events.push(chunk({ role: 'assistant', content: '' }));
     for (const piece of pieces) events.push(chunk({ content: piece }));
     calls.forEach((c, index) => {
       const half = Math.floor(c.argumentsJson.length / 2);
-      events.push(chunk({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: c.argumentsJson.slice(0, half) } }] }));
+      events.push(
+        chunk({
+          tool_calls: [
+            {
+              index,
+              id: c.id,
+              type: 'function',
+              function: { name: c.name, arguments: c.argumentsJson.slice(0, half) },
+            },
+          ],
+        }),
+      );
       events.push(chunk({ tool_calls: [{ index, function: { arguments: c.argumentsJson.slice(half) } }] }));
     });
     events.push(chunk({}, calls.length > 0 ? 'tool_calls' : 'stop'));
-    events.push(JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'scripted-model', choices: [], usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion } }));
+    events.push(
+      JSON.stringify({
+        id: 'c',
+        object: 'chat.completion.chunk',
+        model: 'scripted-model',
+        choices: [],
+        usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion },
+      }),
+    );
     return { kind: 'sse', events, delayMs };
   },
   error(status: number, message: string): ScriptStep {
@@ -224,7 +261,14 @@ export const anthropicScript = {
     };
   },
   error(status: number, message: string): ScriptStep {
-    const type = status === 429 ? 'rate_limit_error' : status === 401 ? 'authentication_error' : status >= 500 ? 'api_error' : 'invalid_request_error';
+    const type =
+      status === 429
+        ? 'rate_limit_error'
+        : status === 401
+          ? 'authentication_error'
+          : status >= 500
+            ? 'api_error'
+            : 'invalid_request_error';
     return { kind: 'json', status, body: { type: 'error', error: { type, message } } };
   },
 };
