@@ -18,8 +18,8 @@ export function parseLdconfigDriverLibraries(ldconfigOutput: string): string[] {
   const paths = new Set<string>();
   for (const line of ldconfigOutput.split('\n')) {
     const match = line.match(/^\s*(\S+)\s+\(([^)]*)\)\s+=>\s+(\S+)\s*$/);
-    if (!match || !match[2].includes('x86-64')) continue;
-    const [, name, , path] = match;
+    const [, name, arch, path] = match ?? [];
+    if (!name || !arch?.includes('x86-64') || !path) continue;
     if (DRIVER_LIBRARY_NAMES.some((wanted) => name === wanted || name.startsWith(`${wanted}.`)))
       paths.add(path);
   }
