@@ -37,7 +37,11 @@ export const AgentBudgetDto = z.object({
   maxTokens: z.number().int().min(100).max(5_000_000),
   /** Decimal string in the price book's currency, e.g. "0.50". */
   maxCost: z.string().regex(/^\d{1,6}(\.\d{1,6})?$/),
-  maxWallMs: z.number().int().min(1_000).max(6 * 3600_000),
+  maxWallMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(6 * 3600_000),
 });
 export type AgentBudgetDto = z.infer<typeof AgentBudgetDto>;
 
@@ -65,12 +69,7 @@ export const AgentReviewRequest = z.object({
 export type AgentReviewRequest = z.infer<typeof AgentReviewRequest>;
 
 export type AgentRunStatus =
-  | 'running'
-  | 'awaiting_review'
-  | 'succeeded'
-  | 'stopped'
-  | 'budget_exhausted'
-  | 'failed';
+  'running' | 'awaiting_review' | 'succeeded' | 'stopped' | 'budget_exhausted' | 'failed';
 
 /** Why a run ended (AgentRunFinished `reason`). */
 export type AgentFinishReason =

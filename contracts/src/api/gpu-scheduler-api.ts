@@ -109,10 +109,24 @@ export interface GpuInventoryGpu {
   model: string;
   migMode: 'enabled' | 'disabled' | 'unsupported';
   /** Current MIG layout (or one `full` entry) and who holds each part. */
-  parts: { profile: string; start: number | null; size: number; requestId: string | null; kernelId: string | null }[];
+  parts: {
+    profile: string;
+    start: number | null;
+    size: number;
+    requestId: string | null;
+    kernelId: string | null;
+  }[];
 }
 
 export interface GpuInventoryDto {
   gpus: GpuInventoryGpu[];
-  queue: { requestId: string; kernelId: string; tenant: string; gpuType: string; profile: string; position: number; etaS: number | null }[];
+  queue: {
+    requestId: string;
+    kernelId: string;
+    tenant: string;
+    gpuType: string;
+    profile: string;
+    position: number;
+    etaS: number | null;
+  }[];
 }
