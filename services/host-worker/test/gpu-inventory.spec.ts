@@ -1,7 +1,13 @@
 import type { HostGpu } from '@quire/contracts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GpuInventory, parseNvidiaSmiXml, type GpuDiscovery } from '../src/gpu';
+import {
+  GpuInventory,
+  parseGpuUsageCsv,
+  parseNvidiaSmiXml,
+  readGpuUsage,
+  type GpuDiscovery,
+} from '../src/gpu';
 
 class ScriptedDiscovery implements GpuDiscovery {
   calls = 0;
@@ -28,5 +34,21 @@ describe('GPU inventory for heartbeats', () => {
     await inventory.refresh();
     expect(inventory.current()).toEqual([]);
     expect(discovery.calls).toBe(3);
+  });
+});
+
+describe('GPU usage for ResourceSamples', () => {
+  it('reads nvidia-smi --query-gpu CSV, leaving out rows it cannot read', () => {
+    const usage = parseGpuUsageCsv('GPU-aaa, 37, 1024, 81559\nGPU-mig, [N/A], [N/A], 40960\nnot a row\n');
+    expect([...usage.keys()]).toEqual(['GPU-aaa']);
+    expect(usage.get('GPU-aaa')).toEqual({
+      utilizationPct: 37,
+      memoryUsedBytes: 1024 * 1024 ** 2,
+      memoryTotalBytes: 81559 * 1024 ** 2,
+    });
+  });
+
+  it('is empty without nvidia-smi', async () => {
+    await expect(readGpuUsage('/nonexistent/nvidia-smi')).resolves.toEqual(new Map());
   });
 });

@@ -6,3 +6,4 @@ export * from './nvproxy-support';
 export * from './gpu-inventory';
 export * from './gpu-sandbox-plan';
 export * from './driver-libraries';
+export * from './gpu-usage';

@@ -19,6 +19,7 @@ import type { ExecuteOptions, ExecuteResult } from '../jupyter/kernel-client';
 import { formatGiB } from '../sandbox/cgroup-sampler';
 import type { GpuInventory } from '../gpu/gpu-inventory';
 import { planGpuSandbox, type RequestedGpu } from '../gpu/gpu-sandbox-plan';
+import { readGpuUsage, type GpuUsage } from '../gpu/gpu-usage';
 import { GvisorKernelSandbox, type SandboxExit, type SandboxGpu } from '../sandbox/gvisor-kernel-sandbox';
 import { releaseHomeSlot } from '../sandbox/home-volume-slot';
 import { ProcessKernelSandbox } from '../sandbox/process-kernel-sandbox';
@@ -650,9 +651,12 @@ export class KernelHost {
   /** ResourceSample for every running kernel. */
   async publishResourceSamples(): Promise<number> {
     let n = 0;
+    const holdsGpu = [...this.kernels.values()].some((k) => k.gpu && k.sandbox.state === 'running');
+    const gpuUsage = holdsGpu ? await readGpuUsage() : new Map<string, GpuUsage>();
     for (const k of this.kernels.values()) {
       const r = k.sandbox.state === 'running' ? k.sandbox.resources() : undefined;
       if (!r) continue;
+      const gpu = k.gpu ? gpuUsage.get(k.gpu.device) : undefined;
       await this.events.publish(ResourceSample, {
         subject: this.cfg.QUIRE_HOST_ID,
         tenant: k.tenant,
@@ -664,6 +668,7 @@ export class KernelHost {
           memoryBytes: r.memoryBytes,
           memoryLimitBytes: r.memoryLimitBytes,
           peakMemoryBytes: r.peakMemoryBytes,
+          ...(gpu ? { gpu } : {}),
         },
       });
       n++;
