@@ -57,6 +57,8 @@ export interface StartKernelRequest extends KernelOwner {
 
 interface KernelRecord extends KernelOwner {
   sandbox: GvisorKernelSandbox;
+  /** The GPU this kernel holds (its ResourceSamples carry that GPU's use). */
+  gpu?: RequestedGpu;
   limits: SandboxLimits;
   lastSnapshot?: { snapshotId: string; imageDir: string; bytes: number; location: string };
   runningCell?: { executionId: string; origin: 'human' | 'agent' };
