@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostGpu } from '@quire/contracts';
@@ -135,6 +135,7 @@ describe('nvidia-smi -q -x discovery', () => {
     await chmod(fakeRunsc, 0o755);
     const gpus = await new NvidiaSmiGpuDiscovery(() => probeNvproxySupport(fakeRunsc), fakeSmi).discover();
     expect(gpus.map((gpu) => [gpu.gpuType, gpu.sandbox.wholeGpu])).toEqual([['h100-80gb', true]]);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('selects discovery from QUIRE_GPU_DISCOVERY', async () => {

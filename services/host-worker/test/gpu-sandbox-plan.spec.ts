@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile, chmod } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -164,6 +164,7 @@ describe('starting a sandbox with a GPU', () => {
     expect(args.indexOf('--nvproxy')).toBeGreaterThan(-1);
     expect(args.indexOf('--nvproxy')).toBeLessThan(args.indexOf('run'));
     expect(args.slice(-3)).toEqual(['--bundle', join(dir, 'bundle'), 'k-1']);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('finds the 64-bit driver libraries in ldconfig -p output', () => {
