@@ -9,7 +9,8 @@ import {
   type TruncationRules,
 } from './output-truncation';
 
-const lines = (n: number, prefix = 'line') => Array.from({ length: n }, (_, i) => `${prefix} ${i}`).join('\n');
+const lines = (n: number, prefix = 'line') =>
+  Array.from({ length: n }, (_, i) => `${prefix} ${i}`).join('\n');
 
 describe('truncateText', () => {
   it('leaves text within the cap untouched', () => {
@@ -65,7 +66,9 @@ describe('truncateOutputs', () => {
 
   it('marks stderr, strips ANSI colour codes', () => {
     expect(stripAnsi('\u001b[31mred\u001b[0m')).toBe('red');
-    const shown = truncateOutputs([{ output_type: 'stream', name: 'stderr', text: '\u001b[33mwarn\u001b[0m\n' }]);
+    const shown = truncateOutputs([
+      { output_type: 'stream', name: 'stderr', text: '\u001b[33mwarn\u001b[0m\n' },
+    ]);
     expect(shown).toBe('[stderr]\nwarn\n');
   });
 
@@ -73,7 +76,11 @@ describe('truncateOutputs', () => {
     const png = 'iVBORw0KGgo'.repeat(2000);
     const shown = truncateOutputs(
       [
-        { output_type: 'display_data', data: { 'image/png': png, 'text/plain': '<Figure size 640x480>' }, metadata: {} },
+        {
+          output_type: 'display_data',
+          data: { 'image/png': png, 'text/plain': '<Figure size 640x480>' },
+          metadata: {},
+        },
         { output_type: 'display_data', data: { 'text/html': '<table>' + '<tr>'.repeat(500) }, metadata: {} },
         {
           output_type: 'execute_result',

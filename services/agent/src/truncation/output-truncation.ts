@@ -51,9 +51,15 @@ const lineCount = (s: string): number => (s.length === 0 ? 0 : s.split('\n').len
  * head and tail at line boundaries where a line boundary is near, with a
  * marker `… [omitted N lines, M chars] …` between them.
  */
-export function truncateText(text: string, max: number, headShare = DEFAULT_TRUNCATION_RULES.headShare): string {
-  if (!Number.isInteger(max) || max < 0) throw new RangeError(`max must be a non-negative integer, got ${max}`);
-  if (!(headShare >= 0 && headShare <= 1)) throw new RangeError(`headShare must be in [0, 1], got ${headShare}`);
+export function truncateText(
+  text: string,
+  max: number,
+  headShare = DEFAULT_TRUNCATION_RULES.headShare,
+): string {
+  if (!Number.isInteger(max) || max < 0)
+    throw new RangeError(`max must be a non-negative integer, got ${max}`);
+  if (!(headShare >= 0 && headShare <= 1))
+    throw new RangeError(`headShare must be in [0, 1], got ${headShare}`);
   if (text.length <= max) return text;
   const markerFor = (omitted: string) =>
     `\n… [omitted ${lineCount(omitted)} lines, ${omitted.length} chars] …\n`;
@@ -91,7 +97,8 @@ function describeRich(data: Record<string, unknown>, rules: TruncationRules): st
       `[large ${ref.mime ?? 'output'} of ${sizeLabel(ref.bytes ?? 0)} kept outside the notebook, not shown]`,
     );
   const images = Object.keys(data).filter((m) => m.startsWith('image/'));
-  for (const mime of images) notes.push(`[${mime} output, ${sizeLabel(plainText(data[mime]).length)}, not shown]`);
+  for (const mime of images)
+    notes.push(`[${mime} output, ${sizeLabel(plainText(data[mime]).length)}, not shown]`);
   const text = data['text/plain'];
   if (text !== undefined && !ref) {
     const shown = stripAnsi(plainText(text));

@@ -1,0 +1,2 @@
+/** The agent service's workflows (bundled by the worker; workflow code only). */
+export { agentRun, reviewSignal, stateQuery, stopSignal } from './agent-run.workflow';
