@@ -1,4 +1,4 @@
-import { NOTEBOOK_ROLE_RANK } from '@quire/contracts';
+import { agentDisplayName, NOTEBOOK_ROLE_RANK } from '@quire/contracts';
 import { QuireError } from '@quire/service-kit';
 import type { JupyterRepository } from '../jupyter/jupyter.repository';
 import type { NotebooksRepository } from '../notebooks/notebooks.repository';
@@ -19,6 +19,32 @@ export class AccessService {
     private readonly jupyter: JupyterRepository,
     private readonly orgRoleOf: (userId: string, orgId: string) => Promise<'admin' | 'member' | null>,
   ) {}
+
+  /**
+   * An agent token on a notebook's kernel channel: only the notebook it names,
+   * with the role its user has there now, shown as "Agent (for <name>)".
+   */
+  async checkAgent(token: string, notebookId: string): Promise<AccessContext> {
+    const claims = await this.tokens.verifyAgent(token);
+    if (claims.nb !== notebookId)
+      throw new QuireError('forbidden', 'this agent token is for another notebook', 'access.denied');
+    const notebook = await this.notebooks.get(notebookId);
+    if (!notebook) throw new QuireError('not_found', `no notebook ${notebookId}`, 'notebook.not_found');
+    if (notebook.orgId !== claims.org)
+      throw new QuireError('forbidden', 'this notebook belongs to another organisation', 'access.other_org');
+    const role = await this.notebooks.roleOf(notebook, claims.sub);
+    if (!role) throw new QuireError('forbidden', 'this notebook is not shared with you', 'access.not_shared');
+    return {
+      principal: {
+        userId: claims.sub,
+        orgId: claims.org,
+        name: agentDisplayName(claims.name),
+        agentRunId: claims.run,
+      },
+      notebook,
+      role,
+    };
+  }
 
   async check(rule: AccessRule, token: string | null, id: string | undefined): Promise<AccessContext> {
     if (rule.kind === 'public') return { principal: null };

@@ -7,6 +7,8 @@ export interface Principal {
   userId: string;
   orgId: string;
   name: string;
+  /** Set for an agent run's connection (agent token): its runs are origin `agent`. */
+  agentRunId?: string;
 }
 
 /** What AccessGuard attaches to a request. */

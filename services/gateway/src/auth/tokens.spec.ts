@@ -59,4 +59,35 @@ describe('TokenService', () => {
       .sign(new TextEncoder().encode(KEY));
     await expect(tokens.verifyUser(noExp)).rejects.toMatchObject({ code: 'auth.invalid_token' });
   });
+
+  it('verifies an agent token only as an agent token, with every claim it needs', async () => {
+    const key = new TextEncoder().encode(KEY);
+    const mint = (claims: Record<string, unknown>, aud = 'quire:agent') =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('u-1')
+        .setAudience(aud)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(key);
+    const agent = await mint({ org: 'o-1', name: 'Ann', nb: 'nb-1', run: 'run-1' });
+    expect(TokenService.audienceOf(agent)).toBe('quire:agent');
+    expect(TokenService.audienceOf('not a jwt')).toBeNull();
+    expect(await tokens.verifyAgent(agent)).toMatchObject({
+      sub: 'u-1',
+      nb: 'nb-1',
+      run: 'run-1',
+      name: 'Ann',
+    });
+    // Never a user token: every other route refuses it.
+    await expect(tokens.verifyUser(agent)).rejects.toMatchObject({ code: 'auth.invalid_token' });
+    await expect(
+      tokens.verifyAgent(await mint({ org: 'o-1', name: 'Ann', run: 'run-1' })),
+    ).rejects.toMatchObject({
+      code: 'auth.invalid_token',
+      message: 'the agent token lacks nb',
+    });
+    const { token: user } = await tokens.mintUser({ id: 'u-1', orgId: 'o-1', name: 'Ann' });
+    await expect(tokens.verifyAgent(user)).rejects.toMatchObject({ code: 'auth.invalid_token' });
+  });
 });

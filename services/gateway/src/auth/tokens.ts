@@ -1,12 +1,13 @@
 import {
   TOKEN_ALGORITHM,
   TOKEN_AUDIENCES,
+  type AgentTokenClaims,
   type DocTokenClaims,
   type NotebookRole,
   type UserTokenClaims,
 } from '@quire/contracts';
 import { QuireError } from '@quire/service-kit';
-import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 
 /**
  * Mints and verifies Quire's signed tokens (auth-tokens.ts): HS256 only — the
@@ -61,8 +62,27 @@ export class TokenService {
     return p as unknown as UserTokenClaims;
   }
 
+  /** An agent run's token (minted by the agent service): one notebook's kernel channel, nothing else. */
+  async verifyAgent(token: string): Promise<AgentTokenClaims> {
+    const p = await this.verify(token, TOKEN_AUDIENCES.agent);
+    for (const claim of ['sub', 'org', 'name', 'nb', 'run'] as const)
+      if (typeof p[claim] !== 'string' || !p[claim])
+        throw new QuireError('unauthorized', `the agent token lacks ${claim}`, 'auth.invalid_token');
+    return p as unknown as AgentTokenClaims;
+  }
+
   async verifyDoc(token: string): Promise<DocTokenClaims> {
     return (await this.verify(token, TOKEN_AUDIENCES.doc)) as unknown as DocTokenClaims;
+  }
+
+  /** The audience a token claims, unverified: only to pick which verification applies. */
+  static audienceOf(token: string): string | null {
+    try {
+      const aud = decodeJwt(token).aud;
+      return typeof aud === 'string' ? aud : null;
+    } catch {
+      return null;
+    }
   }
 
   private async verify(token: string, audience: string): Promise<JWTPayload> {

@@ -66,6 +66,7 @@ export class KernelSessions {
     who: Principal,
     cellIds: string[] | 'all',
     editsUpTo?: EditsUpTo,
+    origin: 'human' | 'agent' = 'human',
   ): Promise<Run[]> {
     const doc = await this.docs.acquire(nb.id, nb.orgId);
     try {
@@ -93,7 +94,7 @@ export class KernelSessions {
               userName: who.name,
               code: c.cell!.source,
               batchId,
-              origin: 'human' as const,
+              origin,
               sink: new DocOutputSink(doc, c.id, this.outputs, () => this.docs.release(nb.id)),
             };
           }),

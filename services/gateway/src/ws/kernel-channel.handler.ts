@@ -69,6 +69,7 @@ export function handleKernelChannel(
               principal,
               msg.type === 'run' ? msg.cellIds : 'all',
               msg.editsUpTo,
+              principal.agentRunId ? 'agent' : 'human',
             );
             send({ type: 'ack', requestId: msg.requestId, executionIds: runs.map((r) => r.executionId) });
             return;

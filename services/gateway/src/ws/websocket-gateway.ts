@@ -2,12 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { WS_TOKEN_SUBPROTOCOL_PREFIX } from '@quire/contracts';
+import { TOKEN_AUDIENCES, WS_TOKEN_SUBPROTOCOL_PREFIX } from '@quire/contracts';
 import { ERROR_KINDS, QuireError, SERVICE_LOGGER, type JsonLogger } from '@quire/service-kit';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WS_RULES } from '../auth/access-rules';
 import { AccessService } from '../auth/access.service';
 import { tokenOf, type Principal } from '../auth/principal';
+import { TokenService } from '../auth/tokens';
 import { allowedOrigins, GATEWAY_CONFIG, type GatewayConfig } from '../config';
 import { V1_PROTOCOL } from '../jupyter/wire';
 import { KernelSessions } from '../kernels/kernel-sessions';
@@ -70,7 +71,12 @@ export class WebSocketGateway implements OnApplicationBootstrap, OnApplicationSh
     const token = tokenOf(req);
     let m: RegExpExecArray | null;
     if ((m = WS_RULES.kernelChannel.path.exec(path))) {
-      const ctx = await this.access.check(WS_RULES.kernelChannel.rule, token, decodeURIComponent(m[1]!));
+      const notebookId = decodeURIComponent(m[1]!);
+      // An agent run's token opens this one route (its own notebook); every other route takes user tokens only.
+      const ctx =
+        token && TokenService.audienceOf(token) === TOKEN_AUDIENCES.agent
+          ? await this.access.checkAgent(token, notebookId)
+          : await this.access.check(WS_RULES.kernelChannel.rule, token, notebookId);
       const ws = await this.accept(req, socket, head);
       handleKernelChannel(
         ws,
