@@ -146,7 +146,37 @@ export const AGENT_CALLER_HEADERS = {
   orgId: 'x-quire-org-id',
   role: 'x-quire-notebook-role',
   kernelId: 'x-quire-kernel-id',
+  /** The notebook the public route named (added compatibly): a run of another notebook is 404. */
+  notebookId: 'x-quire-notebook-id',
 } as const;
+
+/**
+ * The agent service's internal routes as the gateway calls them (bearer
+ * QUIRE_INTERNAL_TOKEN plus AGENT_CALLER_HEADERS on every call):
+ *   POST /internal/agent-runs                       InternalStartAgentRunRequest → AgentRunDto (201)
+ *   GET  /internal/agent-runs?notebookId=…          → { runs: AgentRunDto[] } (newest first)
+ *   GET  /internal/agent-runs/:runId                → AgentRunDto (404 agent.run_not_found)
+ *   GET  /internal/agent-runs/:runId/events         → text/event-stream of AgentRunStreamEvent
+ *   POST /internal/agent-runs/:runId/stop|review|undo
+ * The gateway has already validated bodies and checked the caller's role;
+ * it also checks that a run it returns belongs to the notebook in the public
+ * path. Errors are problem+json with a stable `code`; the gateway passes
+ * 4xx through unchanged.
+ */
+export const AGENT_INTERNAL_ROUTES = {
+  runs: '/internal/agent-runs',
+  runsOf: (notebookId: string) => `/internal/agent-runs?notebookId=${encodeURIComponent(notebookId)}`,
+  run: (runId: string) => `/internal/agent-runs/${encodeURIComponent(runId)}`,
+  events: (runId: string) => `/internal/agent-runs/${encodeURIComponent(runId)}/events`,
+  action: (runId: string, action: 'stop' | 'review' | 'undo') =>
+    `/internal/agent-runs/${encodeURIComponent(runId)}/${action}`,
+} as const;
+
+/** What the gateway posts to start a run: the public request, validated, plus the notebook. */
+export const InternalStartAgentRunRequest = StartAgentRunRequest.extend({
+  notebookId: z.string().min(1).max(128),
+});
+export type InternalStartAgentRunRequest = z.infer<typeof InternalStartAgentRunRequest>;
 
 /** In a cell's metadata (`quire.agent`): which run wrote it, for whom, and whether it is still pending review. */
 export interface AgentCellProvenance {

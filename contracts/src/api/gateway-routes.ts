@@ -27,4 +27,14 @@ export const GATEWAY_ROUTES = {
   output: (id: string, objectId: string) =>
     `/api/notebooks/${encodeURIComponent(id)}/outputs/${encodeURIComponent(objectId)}`,
   kernelChannel: (id: string) => `/api/notebooks/${encodeURIComponent(id)}/kernel-channel`,
+  /** Agent mode (agent-api.ts). */
+  agentRuns: (id: string) => `/api/notebooks/${encodeURIComponent(id)}/agent-runs`,
+  agentRun: (id: string, runId: string) =>
+    `/api/notebooks/${encodeURIComponent(id)}/agent-runs/${encodeURIComponent(runId)}`,
+  agentRunEvents: (id: string, runId: string) =>
+    `/api/notebooks/${encodeURIComponent(id)}/agent-runs/${encodeURIComponent(runId)}/events`,
+  agentRunAction: (id: string, runId: string, action: 'stop' | 'review' | 'undo') =>
+    `/api/notebooks/${encodeURIComponent(id)}/agent-runs/${encodeURIComponent(runId)}/${action}`,
+  /** GPU types and slices the caller's org may pick, with availability (gpu-scheduler-api.ts). */
+  gpuOffer: '/api/gpu/offer',
 } as const;

@@ -97,6 +97,25 @@ export interface GpuOfferItem {
   note: string | null;
 }
 
+/**
+ * What a notebook runs on, chosen in the editor's compute picker and kept in
+ * the notebook's metadata under NOTEBOOK_COMPUTE_METADATA_KEY (so every
+ * collaborator sees the same choice); the kernel start reads it into
+ * KernelLifecycleInput.gpu. Absent = CPU.
+ */
+export const NotebookCompute = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('cpu') }),
+  z.object({
+    kind: z.literal('gpu'),
+    gpuType: gpuTypeKey,
+    profile: gpuProfile,
+    /** Only when the user ticked it: run on CPU instead of waiting. */
+    allowCpuFallback: z.boolean().default(false),
+  }),
+]);
+export type NotebookCompute = z.input<typeof NotebookCompute>;
+export const NOTEBOOK_COMPUTE_METADATA_KEY = 'quire.compute';
+
 export interface GpuOfferDto {
   tenant: string;
   items: GpuOfferItem[];

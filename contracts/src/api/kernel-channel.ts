@@ -53,6 +53,20 @@ export type KernelStatus =
   | { state: 'restoring'; progress: string }
   | { state: 'dead'; reason: string; message: string };
 
+/** A GPU kernel's device request as the editor shows it (from the lifecycle's LifecycleGpuStatus). */
+export interface KernelGpuStatus {
+  gpuType: string;
+  /** `full` or a MIG profile such as `1g.10gb`. */
+  profile: string;
+  phase: 'none' | 'queued' | 'allocated' | 'released' | 'rejected' | 'cpu_fallback';
+  /** While queued: 1 = next. */
+  position: number | null;
+  /** While queued: seconds until a device is expected. */
+  etaS: number | null;
+  /** Rejected: why, in words. */
+  reason?: string | null;
+}
+
 export interface QueueEntry {
   executionId: string;
   cellId: string;
@@ -71,7 +85,17 @@ export type KernelChannelServerMessage =
    * again when it moves by 1 MiB or more (read every few seconds while someone
    * watches); null while the kernel is not running or no reading is available.
    */
-  | { type: 'kernel_status'; status: KernelStatus; memory: { usedBytes: number; limitBytes: number } | null }
+  | {
+      type: 'kernel_status';
+      status: KernelStatus;
+      memory: { usedBytes: number; limitBytes: number } | null;
+      /**
+       * GPU kernels only (added compatibly; absent = a CPU kernel or an older
+       * gateway): the scheduler request behind this kernel. While `phase` is
+       * `queued` the editor shows "Waiting for an H100 — position 2, about 4 min".
+       */
+      gpu?: KernelGpuStatus | null;
+    }
   | { type: 'queue'; entries: QueueEntry[] }
   | { type: 'iopub'; executionId: string; cellId: string; msgType: string; content: Record<string, unknown> }
   | {
