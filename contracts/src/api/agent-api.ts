@@ -139,7 +139,7 @@ export type AgentRunStreamEvent =
   | { type: 'step'; step: AgentStepDto }
   | { type: 'finished'; run: AgentRunDto };
 
-/** Who the gateway says is calling, as headers on forwarded requests. */
+/** Who the gateway says is calling, as headers on forwarded requests (ASCII: `userName` is percent-encoded UTF-8). */
 export const AGENT_CALLER_HEADERS = {
   userId: 'x-quire-user-id',
   userName: 'x-quire-user-name',

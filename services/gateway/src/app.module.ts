@@ -1,6 +1,8 @@
 import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { HealthModule, JsonLogger, SERVICE_LOGGER } from '@quire/service-kit';
+import { AgentRunsController } from './agent/agent-runs.controller';
+import { AgentServiceClient } from './agent/agent-service.client';
 import { AccessGuard } from './auth/access.guard';
 import { AccessService } from './auth/access.service';
 import { AuthController } from './auth/auth.controller';
@@ -8,6 +10,8 @@ import { TokenService } from './auth/tokens';
 import { UsersRepository } from './auth/users.repository';
 import { GatewayShutdown } from './gateway-shutdown';
 import { GATEWAY_CONFIG, loadGatewayConfig, type GatewayConfig } from './config';
+import { GpuOfferController } from './gpu/gpu-offer.controller';
+import { GpuSchedulerClient } from './gpu/gpu-scheduler.client';
 import { DocSyncClient } from './docs/doc-sync.client';
 import { NotebookDocs } from './docs/notebook-docs';
 import { OutputStore } from './docs/output-store';
@@ -38,6 +42,8 @@ import { ExecEventsPublisher } from './events/exec-events.publisher';
     NotebooksController,
     JupyterApiController,
     PlatformStatusController,
+    AgentRunsController,
+    GpuOfferController,
   ],
   providers: [
     BodyLimits,
@@ -136,6 +142,18 @@ import { ExecEventsPublisher } from './events/exec-events.publisher';
         cfg: GatewayConfig,
       ) => new KernelSessions(k, e, d, o, log, cfg.QUIRE_KERNEL_MEMORY_POLL_MS),
       inject: [KERNEL_PROVIDER, ExecEvents, NotebookDocs, OutputStore, SERVICE_LOGGER, GATEWAY_CONFIG],
+    },
+    {
+      provide: AgentServiceClient,
+      useFactory: (cfg: GatewayConfig) =>
+        new AgentServiceClient(cfg.QUIRE_AGENT_URL, cfg.QUIRE_INTERNAL_TOKEN),
+      inject: [GATEWAY_CONFIG],
+    },
+    {
+      provide: GpuSchedulerClient,
+      useFactory: (cfg: GatewayConfig) =>
+        new GpuSchedulerClient(cfg.QUIRE_GPU_SCHEDULER_URL, cfg.QUIRE_INTERNAL_TOKEN),
+      inject: [GATEWAY_CONFIG],
     },
     WebSocketGateway,
     GatewayShutdown,

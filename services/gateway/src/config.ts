@@ -67,6 +67,15 @@ export const gatewayConfigSchema = z.object({
   QUIRE_DOC_IDLE_CLOSE_MS: z.coerce.number().int().positive().default(30_000),
   /** How often the memory of kernels someone is watching is read from their hosts (ms; 0 = no gauge). */
   QUIRE_KERNEL_MEMORY_POLL_MS: z.coerce.number().int().nonnegative().default(5000),
+  /** The agent service (agent runs); the gateway forwards /api/notebooks/:id/agent-runs… there. */
+  QUIRE_AGENT_URL: z.url().default('http://127.0.0.1:8095'),
+  /**
+   * Bearer token internal services trust from the gateway (the agent service, the gpu-scheduler);
+   * `quire` generates it (deploy/local/src/credentials.ts). Unset: agent routes answer 503 agent.unavailable.
+   */
+  QUIRE_INTERNAL_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** The gpu-scheduler; GET /api/gpu/offer is forwarded there with the caller's org as tenant. */
+  QUIRE_GPU_SCHEDULER_URL: z.url().default('http://127.0.0.1:8096'),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

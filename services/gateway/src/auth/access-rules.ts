@@ -60,6 +60,16 @@ export const ROUTE_RULES: Record<string, AccessRule> = {
   'POST /api/notebooks/:id/versions/:versionId/restore': nb('editor'),
   'GET /api/notebooks/:id/outputs/:objectId': nb('viewer'),
   'POST /api/links/:token/accept': USER,
+  // Agent mode: editors and owners start, stop, review and undo runs; everyone it is shared with watches.
+  'POST /api/notebooks/:id/agent-runs': nb('editor'),
+  'GET /api/notebooks/:id/agent-runs': nb('viewer'),
+  'GET /api/notebooks/:id/agent-runs/:runId': nb('viewer'),
+  'GET /api/notebooks/:id/agent-runs/:runId/events': nb('viewer'),
+  'POST /api/notebooks/:id/agent-runs/:runId/stop': nb('editor'),
+  'POST /api/notebooks/:id/agent-runs/:runId/review': nb('editor'),
+  'POST /api/notebooks/:id/agent-runs/:runId/undo': nb('editor'),
+  /** The compute picker's GPU offer: any member of the org (the handler asks for the caller's org only). */
+  'GET /api/gpu/offer': USER,
   // Jupyter Server–compatible API.
   'GET /api': PUBLIC,
   'GET /api/status': USER,

@@ -148,6 +148,9 @@ export async function bootApiGateway(): Promise<{ gw: GatewayUnderTest; docSync:
     QUIRE_DOC_SYNC_URL: docSync.base,
     QUIRE_KERNEL_PROVIDER: 'direct',
     QUIRE_HOST_WORKER_URL: 'http://127.0.0.1:9',
+    // Nor an agent service or gpu-scheduler: their routes answer 503 agent/gpu.unavailable.
+    QUIRE_AGENT_URL: 'http://127.0.0.1:9',
+    QUIRE_GPU_SCHEDULER_URL: 'http://127.0.0.1:9',
   });
   return { gw, docSync };
 }
