@@ -31,7 +31,7 @@ function personDoc(): Y.Doc {
     m.set('cell_type', 'code');
     m.set('source', new Y.Text(source));
     m.set('metadata', new Y.Map<unknown>([['tags', ['keep']]]));
-    m.set('outputs', Y.Array.from(outputs));
+    m.set('outputs', Y.Array.from(outputs as never[]));
     m.set('execution_count', outputs.length ? 1 : null);
     return m;
   };

@@ -141,6 +141,8 @@ export interface RunMark {
   runKey: string;
   /** When the run was submitted (ISO): an execution queued at or after it is this run's. */
   at: string;
+  /** The gateway's execution id, once it acknowledged the run. */
+  executionId?: string;
 }
 
 export function markRun(doc: Y.Doc, cellId: string, mark: RunMark): void {
@@ -190,7 +192,7 @@ function cloneValue(v: unknown): unknown {
     v.forEach((value, key) => m.set(key, cloneValue(value)));
     return m;
   }
-  if (v instanceof Y.Array) return Y.Array.from(v.toArray().map(cloneValue));
+  if (v instanceof Y.Array) return Y.Array.from(v.toArray().map(cloneValue) as never[]);
   return v;
 }
 
