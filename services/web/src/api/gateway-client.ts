@@ -36,7 +36,7 @@ export function setUnauthorizedHandler(fn: () => void): void {
   onUnauthorized = fn;
 }
 
-async function request<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   const session = loadSession();
   if (session) headers.Authorization = `Bearer ${session.token}`;

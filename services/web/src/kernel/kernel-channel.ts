@@ -1,5 +1,6 @@
 import {
   WS_TOKEN_SUBPROTOCOL_PREFIX,
+  type KernelGpuStatus,
   type KernelChannelClientMessage,
   type KernelChannelServerMessage,
   type KernelStatus,
@@ -16,6 +17,8 @@ export interface KernelChannelState {
   connected: boolean;
   status: KernelStatus | null;
   memory: { usedBytes: number; limitBytes: number } | null;
+  /** A GPU kernel's device request (queue position and ETA while waiting); null for CPU kernels. */
+  gpu: KernelGpuStatus | null;
   queue: QueueEntry[];
   role: 'owner' | 'editor' | 'runner' | 'viewer' | null;
   /** The latest error the gateway sent for one of my requests. */
@@ -40,6 +43,7 @@ export class KernelChannel {
     connected: false,
     status: null,
     memory: null,
+    gpu: null,
     queue: [],
     role: null,
     lastError: null,
@@ -125,7 +129,7 @@ export class KernelChannel {
         this.set({ role: msg.role });
         break;
       case 'kernel_status':
-        this.set({ status: msg.status, memory: msg.memory });
+        this.set({ status: msg.status, memory: msg.memory, gpu: msg.gpu ?? null });
         break;
       case 'queue':
         this.set({ queue: msg.entries });

@@ -1,7 +1,10 @@
 import type { EditorView } from '@codemirror/view';
 import type { NotebookSummary } from '@quire/contracts';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { AgentPanel } from '../agent/agent-panel';
 import { api } from '../api/gateway-client';
+import { ComputePicker } from '../compute/compute-picker';
+import { gpuWaitText } from '../compute/gpu-wait-text';
 import type { StoredSession } from '../api/auth-store';
 import { KernelChannel, type KernelChannelState } from '../kernel/kernel-channel';
 import { KernelStatusBar } from '../kernel/kernel-status-bar';
@@ -119,6 +122,7 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
   const clipboard = useRef<{ type: ReturnType<typeof cellType>; source: string } | null>(null);
   const container = useRef<HTMLDivElement>(null);
   const [dialog, setDialog] = useState<'share' | 'history' | null>(null);
+  const [agentOpen, setAgentOpen] = useState(false);
   const [offline, setOffline] = useState(typeof navigator !== 'undefined' && !navigator.onLine);
   useEffect(() => {
     const on = () => setOffline(false);
@@ -318,9 +322,10 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
   const queueText = queueMessage(kernel.queue, conn.user.id, cellNumber, kernel.status?.state);
   const others = uniqueUsers(presence).filter((u) => u.clientId !== conn.doc.clientID);
   const reconnecting = docState.status === 'reconnecting' || offline;
+  const gpuWait = gpuWaitText(kernel.gpu);
 
   return (
-    <div className="notebook-page">
+    <div className={`notebook-page${agentOpen ? ' with-agent' : ''}`}>
       <header className="topbar">
         <a
           href="/"
@@ -346,6 +351,15 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
           <span className="sr-only">{others.length} other people here</span>
         </div>
         <div className="topbar-actions">
+          <ComputePicker doc={conn.doc} readOnly={readOnly} />
+          <button
+            type="button"
+            aria-expanded={agentOpen}
+            aria-controls="agent-panel"
+            onClick={() => setAgentOpen((o) => !o)}
+          >
+            Agent
+          </button>
           <button type="button" onClick={() => setDialog('history')}>
             History
           </button>
@@ -378,6 +392,15 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
       {readOnly && (
         <div className="banner info" role="status">
           {role === 'runner' ? 'You can run cells but not edit this notebook.' : 'View only.'}
+        </div>
+      )}
+      {gpuWait && (
+        <div
+          className={`banner ${gpuWait.tone === 'error' ? 'error' : 'queue'}`}
+          role="status"
+          data-testid="gpu-wait"
+        >
+          {gpuWait.text}
         </div>
       )}
       {queueText && (
@@ -440,6 +463,19 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
           </div>
         )}
       </div>
+      {agentOpen && (
+        <div id="agent-panel">
+          <AgentPanel
+            notebookId={notebookId}
+            canControl={!readOnly}
+            cellLabel={(id) => {
+              const n = cellNumber(id);
+              return n === null ? 'a removed cell' : `cell ${n}`;
+            }}
+            onClose={() => setAgentOpen(false)}
+          />
+        </div>
+      )}
       {dialog === 'share' && <ShareDialog notebookId={notebookId} onClose={() => setDialog(null)} />}
       {dialog === 'history' && (
         <VersionHistory notebookId={notebookId} canRestore={!readOnly} onClose={() => setDialog(null)} />
