@@ -72,7 +72,7 @@ export function ComputePicker({ doc, readOnly }: { doc: Y.Doc; readOnly: boolean
         ))}
       </select>
       {note && (
-        <span id={`${ids}-note`} className="compute-note muted">
+        <span id={`${ids}-note`} className="compute-note muted" title={note}>
           {note}
         </span>
       )}

@@ -470,7 +470,7 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
             canControl={!readOnly}
             cellLabel={(id) => {
               const n = cellNumber(id);
-              return n === null ? 'a removed cell' : `cell ${n}`;
+              return n === null ? 'not in the notebook' : `cell ${n}`;
             }}
             onClose={() => setAgentOpen(false)}
           />
