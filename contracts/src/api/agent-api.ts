@@ -158,6 +158,9 @@ export const AGENT_CALLER_HEADERS = {
  *   GET  /internal/agent-runs/:runId                → AgentRunDto (404 agent.run_not_found)
  *   GET  /internal/agent-runs/:runId/events         → text/event-stream of AgentRunStreamEvent
  *   POST /internal/agent-runs/:runId/stop|review|undo
+ * The events stream should carry a comment line (`: keep-alive`) at least
+ * every 30 s while nothing happens: the gateway's upstream fetch gives up on
+ * a body silent for 300 s, and proxies close idle streams sooner.
  * The gateway has already validated bodies and checked the caller's role;
  * it also checks that a run it returns belongs to the notebook in the public
  * path. Errors are problem+json with a stable `code`; the gateway passes
