@@ -239,6 +239,7 @@ describe('agent runs on the real platform', () => {
     const last = toolContents(4).at(-1)!;
     expect(last).toContain('key in kernel: False');
     expect(last).toContain('99999');
+    expect(bob.stdout(check!)).toContain('key in kernel: False');
 
     // agent.v1: started, five steps, finished with tokens and cost.
     const prompt = usage.reduce((s, u) => s + u.prompt, 0);

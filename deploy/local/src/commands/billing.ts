@@ -70,17 +70,26 @@ function baseUrl(ctx: BillingCommandContext): string {
 
 async function call<T>(ctx: BillingCommandContext, path: string, init?: RequestInit): Promise<T> {
   const url = `${baseUrl(ctx)}${path}`;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      ...init,
-      headers: { 'content-type': 'application/json', ...(init?.headers ?? {}) },
-    });
-  } catch (err) {
-    throw new BillingCommandError(
-      `the billing service does not answer at ${baseUrl(ctx)} (${(err as Error).message})`,
-      'start it (node -r @swc-node/register services/billing/src/main.ts with the platform env), or set QUIRE_BILLING_URL',
-    );
+  let res: Response | undefined;
+  // Reads are safe to repeat: a poll that meets a connection the busy service closed
+  // (keep-alive timeout firing while its event loop was blocked) is tried again.
+  const attempts = (init?.method ?? 'GET') === 'GET' ? 4 : 1;
+  for (let attempt = 1; !res; attempt++) {
+    try {
+      res = await fetch(url, {
+        ...init,
+        headers: { 'content-type': 'application/json', ...(init?.headers ?? {}) },
+      });
+    } catch (err) {
+      if (attempt < attempts) {
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+        continue;
+      }
+      throw new BillingCommandError(
+        `the billing service does not answer at ${baseUrl(ctx)} (${(err as Error).message})`,
+        'start it (node -r @swc-node/register services/billing/src/main.ts with the platform env), or set QUIRE_BILLING_URL',
+      );
+    }
   }
   const text = await res.text();
   if (!res.ok) {
