@@ -21,6 +21,7 @@ export function platformEnv(ctx: PlatformContext): Record<string, string> {
     QUIRE_S3_FORCE_PATH_STYLE: 'true',
     QUIRE_TOKEN_SIGNING_KEY: creds.tokenSigningKey,
     QUIRE_GATEWAY_PORT: String(config.ports.gateway),
+    QUIRE_GATEWAY_URL: `http://${host}:${config.ports.gateway}`,
     QUIRE_WORKER_HEALTH_PORT: String(config.ports.workerHealth),
     QUIRE_HOST_WORKER_PORT: String(config.ports.hostWorker),
     QUIRE_BILLING_PORT: String(config.ports.billing),

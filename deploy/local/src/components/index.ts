@@ -3,7 +3,7 @@ import { composeCli } from './compose-cli';
 import { gvisor } from './gvisor';
 import { kafka } from './kafka';
 import { kernelEnv } from './kernel-env';
-import { billing, docSync, gateway, hostWorker, workflowWorker } from './node-services';
+import { agent, billing, docSync, gateway, hostWorker, workflowWorker } from './node-services';
 import { objectStore } from './object-store';
 import { postgres } from './postgres';
 import { temporal } from './temporal';
@@ -26,12 +26,14 @@ export const SERVICES: readonly Component[] = [
   docSync,
   webBuild,
   gateway,
+  agent,
 ];
 export const ALL_COMPONENTS: readonly Component[] = [...INFRASTRUCTURE, ...SERVICES];
 /** Needed only by the test suite. */
 export const TEST_TOOLS: readonly Component[] = [composeCli, chromium];
 
 export {
+  agent,
   billing,
   chromium,
   composeCli,

@@ -108,3 +108,17 @@ export const docSync = nodeService({
       .join(','),
   }),
 });
+
+export const agent = nodeService({
+  name: 'agent',
+  title: 'Quire agent service',
+  entry: 'services/agent/src/main.ts',
+  port: (ctx) => ctx.config.ports.agent,
+  portEnv: 'QUIRE_AGENT_PORT',
+  // The deployment's LLM defaults to the embedded local model; an admin's
+  // QUIRE_AGENT_LLM_* settings in the environment win.
+  extraEnv: (ctx) => ({
+    QUIRE_AGENT_LLM_BASE_URL:
+      process.env.QUIRE_AGENT_LLM_BASE_URL ?? `http://${ctx.config.bindHost}:${ctx.config.ports.localLlm}/v1`,
+  }),
+});
