@@ -123,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
       info(`QUIRE_S3_ACCESS_KEY_ID=quire${randomBytes(8).toString('hex')}`);
       info(`QUIRE_S3_SECRET_ACCESS_KEY=${secret(30)}`);
       info(`QUIRE_TOKEN_SIGNING_KEY=${secret(48)}`);
+      info(`QUIRE_INTERNAL_TOKEN=${secret(32)}`);
       return 0;
     }
     case 'env':

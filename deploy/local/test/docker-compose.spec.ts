@@ -12,6 +12,7 @@ const credentials = {
   QUIRE_S3_ACCESS_KEY_ID: 'ak',
   QUIRE_S3_SECRET_ACCESS_KEY: 'sk',
   QUIRE_TOKEN_SIGNING_KEY: 'tk',
+  QUIRE_INTERNAL_TOKEN: 'it',
 };
 
 async function compose(file: string, args: string[], env: Record<string, string> = credentials) {
@@ -28,6 +29,7 @@ describe('deploy/docker-compose.yml', () => {
     await compose(composeFile, ['config', '-q']);
     const { stdout } = await compose(composeFile, ['config', '--services']);
     expect(stdout.trim().split('\n').sort()).toEqual([
+      'agent',
       'billing',
       'doc-sync',
       'gateway',
