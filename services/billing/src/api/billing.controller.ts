@@ -10,6 +10,12 @@ import { baseToQuantity, compareDecimal, toScale } from '../money/decimal';
 import { QUANTITY_SCALE, RESOURCES } from '../rating/resources';
 import type { RebuildReport } from '../rebuild/rebuild';
 import type { BillingStatus } from '../runtime/billing-runtime';
+import {
+  agentRunCharges,
+  agentRunsOfMonth,
+  type AgentRunCharges,
+  type AgentRunSummary,
+} from './agent-run-charges';
 import { RuntimeHost } from '../runtime/runtime-host';
 
 const month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month like 2025-01');
@@ -199,6 +205,29 @@ export class BillingController {
       );
     });
     return this.quota(org);
+  }
+
+  /** An agent run's charges (its own budget: tokens, steps, LLM cost), rated like invoice lines. */
+  @Get('orgs/:org/agent-runs/:run/charges')
+  async agentRunCharges(@Param('org') org: string, @Param('run') run: string): Promise<AgentRunCharges> {
+    const { pool, tables: t, prices } = this.host.runtime;
+    return agentRunCharges(pool, t, prices, parse(id, org), parse(id, run));
+  }
+
+  /** The agent runs charged in a month (default: this one), each with its totals. */
+  @Get('orgs/:org/agent-runs')
+  async agentRuns(
+    @Param('org') org: string,
+    @Query('month') m?: string,
+  ): Promise<{ orgId: string; month: string; runs: AgentRunSummary[] }> {
+    const orgId = parse(id, org);
+    const start = m ? Date.parse(`${parse(month, m)}-01T00:00:00Z`) : monthStart(Date.now());
+    const { pool, tables: t } = this.host.runtime;
+    return {
+      orgId,
+      month: iso(start).slice(0, 7),
+      runs: await agentRunsOfMonth(pool, t, orgId, start, nextMonth(start)),
+    };
   }
 
   @Get('orgs/:org/kernels/:kernel/attribution')

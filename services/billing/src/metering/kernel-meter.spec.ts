@@ -74,6 +74,43 @@ describe('meterKernel', () => {
     expect(r.recheckAfterW).toBeNull();
   });
 
+  it("keeps an agent's cell time the kernel's own (its requester), never the user the agent works for", () => {
+    const run = (origin: 'human' | 'agent') => [
+      requested(-2000),
+      sandbox(-1000, 'sb1', 1, GiB),
+      state(0, 'PROVISION', 'RUNNING'),
+      ev('exec.ExecuteRequested', 1900, {
+        executionId: 'x1',
+        cellId: 'c1',
+        userId: 'bob',
+        origin,
+        codeSha256: '0'.repeat(64),
+        codeBytes: 1,
+      }),
+      ev('exec.ExecuteStarted', 2000, { executionId: 'x1', cellId: 'c1', userId: 'bob', waitedMs: 0 }),
+      ev('exec.ExecuteCompleted', 4500, {
+        executionId: 'x1',
+        userId: 'bob',
+        status: 'ok',
+        ms: 2500,
+        executionCount: 1,
+      }),
+      state(10_000, 'RUNNING', 'HIBERNATED', null),
+    ];
+    const human = meterKernel('k1', run('human'), alive(60_000), params(60_000));
+    const agent = meterKernel('k1', run('agent'), alive(60_000), params(60_000));
+    expect(totals(human.usage)).toMatchObject({ 'bob|cpu': String(1000 * 2500) });
+    // The same allocation in total, all of it the requester's; the execution stays on the row.
+    expect(totals(agent.usage)).toEqual({
+      'ada|cpu': String(1000 * 10_000),
+      'ada|memory': String(GiB * 10_000),
+    });
+    const cell = [...agent.usage.values()].find(
+      (v) => v.dims.executionId === 'x1' && v.dims.resource === 'cpu',
+    )!;
+    expect(cell.dims).toMatchObject({ userId: 'ada', cellId: 'c1', chargeTo: 'org', agentRunId: null });
+  });
+
   it('gives the same answer whatever order the events come in', () => {
     const events = [
       requested(-2000),

@@ -31,6 +31,11 @@ import {
  * - Time inside a cell execution (ExecuteStarted → ExecuteCompleted) is
  *   charged to the user who ran it; the rest to the user who requested the
  *   kernel. Snapshot storage always to the requester.
+ * - Time inside an agent's execution (ExecuteRequested origin `agent`) is the
+ *   kernel's allocation like its idle time: charged to the kernel's requester
+ *   (with the execution and cell ids on the row), never to the user the agent
+ *   works for. The kernel costs the same whether a cell runs or not; the
+ *   run's own charges are its tokens and LLM cost (agent-meter.ts).
  */
 export type Tier = 'free' | 'team' | 'gpu' | 'enterprise';
 
@@ -67,6 +72,7 @@ const T = {
   sandboxStarted: 'quire.host.SandboxStarted',
   sandboxExited: 'quire.host.SandboxExited',
   snapshotTaken: 'quire.host.SnapshotTaken',
+  execRequested: 'quire.exec.ExecuteRequested',
   execStarted: 'quire.exec.ExecuteStarted',
   execCompleted: 'quire.exec.ExecuteCompleted',
   gpuAllocated: 'quire.gpu.GpuAllocated',
@@ -128,6 +134,8 @@ interface ExecWindow {
   userId: string | null;
   executionId: string;
   cellId: string | null;
+  /** An agent's run (ExecuteRequested origin `agent`): its time stays the kernel's own (see attribute). */
+  byAgent: boolean;
   startEv?: JournalEventRef;
   endEv?: JournalEventRef;
 }
@@ -387,6 +395,11 @@ interface Attribution {
 
 export function executionWindows(events: readonly JournalEvent[]): ExecWindow[] {
   const byId = pairByKey(events, T.execStarted, T.execCompleted, 'executionId');
+  const agentRuns = new Set<string>();
+  for (const e of events) {
+    if (e.type === T.execRequested && e.data.origin === 'agent' && typeof e.data.executionId === 'string')
+      agentRuns.add(e.data.executionId);
+  }
   const raw: ExecWindow[] = [];
   for (const [executionId, { start: started, end: completed }] of byId) {
     const start = started ? started.time : completed!.time - Math.floor(num(completed!.data.ms));
@@ -397,6 +410,7 @@ export function executionWindows(events: readonly JournalEvent[]): ExecWindow[] 
       executionId,
       userId: str(started?.data.userId) ?? str(completed?.data.userId),
       cellId: str(started?.data.cellId),
+      byAgent: agentRuns.has(executionId),
       ...(started ? { startEv: started } : {}),
       ...(completed ? { endEv: completed } : {}),
     });
@@ -436,7 +450,7 @@ export function attribute(
     if (ws > cursor) out.push([piece(cursor, ws), ownerWho]);
     out.push([
       piece(ws, we, ws === w.start ? w.startEv : undefined, we === w.end ? w.endEv : undefined),
-      { userId: w.userId, executionId: w.executionId, cellId: w.cellId },
+      { userId: w.byAgent ? owner : w.userId, executionId: w.executionId, cellId: w.cellId },
     ]);
     cursor = we;
   }

@@ -4,7 +4,8 @@
  * agent run × resource × SKU × who pays. Keys are recomputed from the event
  * journal; the ledger records how each key's quantity changed over time.
  */
-export type Resource = 'cpu' | 'memory' | 'gpu' | 'snapshot-storage' | 'agent-tokens' | 'agent-steps';
+export type Resource =
+  'cpu' | 'memory' | 'gpu' | 'snapshot-storage' | 'agent-tokens' | 'agent-steps' | 'agent-cost';
 export type ChargeTo = 'org' | 'agent-run';
 
 export const HOUR_MS = 3_600_000;

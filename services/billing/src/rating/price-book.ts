@@ -21,7 +21,15 @@ export const priceBookSchema = z.object({
   notes: z.string().optional(),
   tiers: z.object({ free: tierPrices, team: tierPrices, gpu: tierPrices, enterprise: tierPrices }),
   gpu: z.record(z.string(), z.record(z.string().regex(/^(full|\d+g\.\d+gb)$/), decimal)),
-  agent: z.object({ 'agent-tokens': decimal, 'agent-steps': decimal }),
+  agent: z.object({
+    'agent-tokens': decimal,
+    'agent-steps': decimal,
+    /**
+     * Price of one currency unit of an agent run's LLM cost ("1" = passed through at cost). Books
+     * without it (before 2026-12) leave agent-cost unpriced, so older months are never repriced.
+     */
+    'agent-cost': decimal.optional(),
+  }),
   tierDefaults: z.object(
     Object.fromEntries(
       tiers.map((t) => [
@@ -100,5 +108,8 @@ function lookup(book: PriceBookDoc, sku: string, resource: Resource): string | u
     case 'agent-tokens':
     case 'agent-steps':
       return book.agent[resource];
+    case 'agent-cost':
+      // A cost in another currency than the book's is not converted: it is listed as unpriced.
+      return parts[1] === book.currency ? book.agent['agent-cost'] : undefined;
   }
 }

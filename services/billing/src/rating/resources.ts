@@ -6,8 +6,8 @@ import type { Resource } from '../metering/usage';
  * rounded) only when a line is rated; the ledger itself is exact.
  */
 export interface ResourceSpec {
-  unit: 'cpu-second' | 'gib-second' | 'gpu-second' | 'gib-hour' | 'token' | 'step';
-  baseUnit: 'millicore-ms' | 'byte-ms' | 'ms' | 'token' | 'step';
+  unit: 'cpu-second' | 'gib-second' | 'gpu-second' | 'gib-hour' | 'token' | 'step' | 'currency-unit';
+  baseUnit: 'millicore-ms' | 'byte-ms' | 'ms' | 'token' | 'step' | 'nano-currency-unit';
   factor: bigint;
 }
 
@@ -20,6 +20,9 @@ export const RESOURCES: Record<Resource, ResourceSpec> = {
   'snapshot-storage': { unit: 'gib-hour', baseUnit: 'byte-ms', factor: GIB * 3_600_000n },
   'agent-tokens': { unit: 'token', baseUnit: 'token', factor: 1n },
   'agent-steps': { unit: 'step', baseUnit: 'step', factor: 1n },
+  // The LLM cost the agent priced from its org's provider settings (AgentStep / AgentRunFinished
+  // `cost`), in 10⁻⁹ of its currency; SKU `agent-cost/<currency>`.
+  'agent-cost': { unit: 'currency-unit', baseUnit: 'nano-currency-unit', factor: 1_000_000_000n },
 };
 
 /** Decimal places of a rated quantity and of an amount. */

@@ -53,7 +53,8 @@ export interface SimulationOptions {
   tailMs: number;
 }
 
-export type TruthResource = 'cpu' | 'memory' | 'gpu' | 'snapshot-storage' | 'agent-tokens' | 'agent-steps';
+export type TruthResource =
+  'cpu' | 'memory' | 'gpu' | 'snapshot-storage' | 'agent-tokens' | 'agent-steps' | 'agent-cost';
 
 export interface GroundTruth {
   /** `${org}|${user}|${resource}` → base quantity. */
@@ -384,6 +385,8 @@ export function simulate(o: SimulationOptions): Simulation {
           steps,
           cost: { amount: '0.42', currency: 'USD' },
         });
+        // The run's statement: its cost is charged to the run (in 10⁻⁹ USD).
+        add(org, user, runId, 'agent-cost', 420_000_000n);
       }
       // Host lost while RUNNING?
       const loss = lossCut(host, t, runEnd);
