@@ -13,7 +13,8 @@ import { z } from 'zod';
  *   POST   /internal/kernels/:id/interrupt        → { result: 'interrupted' | 'killed' }
  *   POST   /internal/kernels/:id/snapshot         → SnapshotResponse (409 snapshot.too_big)
  *   POST   /internal/kernels/:id/restore          RestoreRequest → RestoreResponse
- *   DELETE /internal/kernels/:id                  → 204 (404 kernel.not_found when unknown)
+ *   DELETE /internal/kernels/:id                  → 204 (404 kernel.not_found when unknown); a fork: discarded with its image
+ *   POST   /internal/kernels/:id/fork             ForkKernelRequest → ForkKernelResponse (added compatibly)
  *   GET    /internal/kernels/warm-pool            → WarmPoolStatsDto
  *   POST   /internal/kernels/warm-pool            { target } → WarmPoolStatsDto (409 warm_pool.disabled)
  */
@@ -131,4 +132,46 @@ export interface WarmPoolStatsDto {
 
 export interface ListKernelsResponse {
   kernels: HostKernelSummary[];
+}
+
+/**
+ * A fork: a new kernel restored from a fresh checkpoint of a running one (the
+ * agent's dry run). Its id names the agent run it is billed to —
+ * `fork.<agentRunId>.<label>` — so every host event about it (SandboxStarted,
+ * ResourceSample, SandboxExited carry `kernelId`) attributes to that run:
+ * billing charges a kernel id that parses with `agentRunOfForkKernel` to the
+ * run's budget, never to the user's compute quota. Added compatibly.
+ */
+export const FORK_KERNEL_ID = /^fork\.([A-Za-z0-9-]{1,64})\.([A-Za-z0-9-]{1,40})$/;
+
+export function forkKernelIdOf(agentRunId: string, label: string): string {
+  const id = `fork.${agentRunId}.${label}`;
+  if (!FORK_KERNEL_ID.test(id)) throw new Error(`not a valid fork kernel id: ${id}`);
+  return id;
+}
+
+/** The agent run a fork kernel is billed to; null for any other kernel id. */
+export function agentRunOfForkKernel(kernelId: string): string | null {
+  return FORK_KERNEL_ID.exec(kernelId)?.[1] ?? null;
+}
+
+export const ForkKernelRequest = z.object({
+  /** Chosen by the caller, so a retried request finds the fork it already made. */
+  forkKernelId: z.string().regex(FORK_KERNEL_ID, 'a fork kernel id is fork.<agentRunId>.<label>'),
+});
+export type ForkKernelRequest = z.infer<typeof ForkKernelRequest>;
+
+export interface ForkKernelResponse {
+  forkKernelId: string;
+  parentKernelId: string;
+  /** The agent run the fork is billed to (from its id). */
+  agentRunId: string;
+  sandboxId: string;
+  /** How long the parent was frozen (checkpoint + restore of the parent itself). */
+  parentPauseMs: number;
+  /** Request to fork ready. */
+  totalMs: number;
+  imageBytes: number;
+  /** True when a retried request found the fork already made. */
+  existed: boolean;
 }

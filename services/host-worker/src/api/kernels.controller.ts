@@ -3,6 +3,7 @@ import { QuireError } from '@quire/service-kit';
 import type { Response } from 'express';
 import {
   ExecuteRequest,
+  ForkKernelRequest,
   InputReply,
   RestoreRequest,
   StartKernelRequest,
@@ -121,6 +122,12 @@ export class KernelsController {
   async restore(@Param('kernelId') kernelId: string, @Body() body: unknown) {
     const { snapshotId } = parse(RestoreRequest, body);
     return this.host.restore(kernelId, snapshotId);
+  }
+
+  /** A new kernel from a fresh checkpoint of this one (the agent's dry run); DELETE it to discard. */
+  @Post(':kernelId/fork')
+  async fork(@Param('kernelId') kernelId: string, @Body() body: unknown) {
+    return this.host.fork(kernelId, parse(ForkKernelRequest, body).forkKernelId);
   }
 
   @Delete(':kernelId')

@@ -7,7 +7,9 @@ import {
   SnapshotRestored,
   SnapshotTaken,
   SYSTEM_TENANT,
+  agentRunOfForkKernel,
   uuidv7,
+  type ForkKernelResponse,
   type HostKernelSummary,
 } from '@quire/contracts';
 import type { EventProducer } from '@quire/contracts/kafka';
@@ -62,6 +64,10 @@ interface KernelRecord extends KernelOwner {
   limits: SandboxLimits;
   lastSnapshot?: { snapshotId: string; imageDir: string; bytes: number; location: string };
   runningCell?: { executionId: string; origin: 'human' | 'agent' };
+  /** Set on a fork (kernel-fork.ts): whose copy it is, the run it is billed to, its image. */
+  fork?: { parentKernelId: string; agentRunId: string; dir: string; response: ForkKernelResponse };
+  /** Set on a kernel while a fork of it is being taken: cells wait for it instead of failing. */
+  forking?: Promise<unknown>;
 }
 
 const DESCRIPTOR_FILE = 'quire-restore.json';
@@ -379,6 +385,8 @@ export class KernelHost {
     opts: ExecuteOptions & { executionId?: string; origin?: 'human' | 'agent' } = {},
   ): Promise<ExecuteResult & { capped: false | 'interrupted' | 'killed' }> {
     const record = this.get(kernelId);
+    // A fork being taken freezes the kernel for about a second: the cell waits for it.
+    if (record.forking) await record.forking.catch(() => undefined);
     if (record.sandbox.state !== 'running') {
       throw new QuireError(
         'conflict',
@@ -430,6 +438,13 @@ export class KernelHost {
    */
   async snapshot(kernelId: string, trigger: 'hibernate' | 'background' | 'checkpoint-magic' = 'hibernate') {
     const record = this.get(kernelId);
+    if (record.fork)
+      throw new QuireError(
+        'conflict',
+        `kernel ${kernelId} is a fork of ${record.fork.parentKernelId}: forks are discarded, never hibernated`,
+        'kernel.is_fork',
+      );
+    if (record.forking) await record.forking.catch(() => undefined);
     const resident = record.sandbox.resources()?.memoryBytes ?? 0;
     if (resident > this.cfg.QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES) {
       throw new SnapshotTooBigError(resident, this.cfg.QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES);
@@ -557,6 +572,15 @@ export class KernelHost {
     const record = this.get(kernelId);
     this.kernels.delete(kernelId);
     rmSync(this.dir('meta', `${kernelId}.json`), { force: true });
+    if (record.fork) {
+      const exit = await record.sandbox.terminate('shutdown');
+      rmSync(record.fork.dir, { recursive: true, force: true });
+      await this.publishExit(
+        record,
+        exit ?? { code: null, signal: null, reason: 'shutdown', message: 'Fork discarded', stderrTail: '' },
+      );
+      return;
+    }
     if (record.sandbox.state === 'hibernated') {
       if (record.lastSnapshot) rmSync(record.lastSnapshot.imageDir, { recursive: true, force: true });
       return;
@@ -578,6 +602,11 @@ export class KernelHost {
     const terminated: string[] = [];
     for (const record of [...this.kernels.values()]) {
       if (record.sandbox.state !== 'running') continue;
+      if (record.fork) {
+        await this.terminate(record.kernelId).catch(() => undefined);
+        terminated.push(record.kernelId);
+        continue;
+      }
       try {
         await this.snapshot(record.kernelId, 'hibernate');
         hibernated.push(record.kernelId);
@@ -607,6 +636,7 @@ export class KernelHost {
     });
     this.kernels.delete(record.kernelId);
     rmSync(this.dir('meta', `${record.kernelId}.json`), { force: true });
+    if (record.fork) rmSync(record.fork.dir, { recursive: true, force: true });
     await this.publishExit(record, exit).catch((err: Error) =>
       this.log.error('could not publish SandboxExited', { error: err.message }),
     );
@@ -704,6 +734,8 @@ export class KernelHost {
     const lost: string[] = [];
     const metaDir = this.dir('meta');
     const live = await this.runsc.list().catch(() => []);
+    // Forks are never re-adopted (no meta): their sandboxes go below with the unknown ones.
+    rmSync(this.dir('forks'), { recursive: true, force: true });
     for (const file of readdirSync(metaDir).filter((f) => f.endsWith('.json'))) {
       const meta = JSON.parse(readFileSync(join(metaDir, file), 'utf8')) as KernelMeta;
       const sandbox = this.newSandbox(meta, meta.limits, meta.sandboxId, meta.key, meta.homeSlotDir);
@@ -761,6 +793,136 @@ export class KernelHost {
       }
     }
     return { hibernated, running, lost };
+  }
+
+  /**
+   * Forks a running kernel (the agent's dry run): a checkpoint of the parent
+   * restored into a new sandbox with a new kernel id, so both run at once
+   * with the same variables and the fork's changes never reach the parent.
+   *
+   * The installed runsc (Debian, 2022-12-19) implements `checkpoint
+   * --leave-running` by destroying the container and restoring it inside the
+   * checkpoint command itself, with that command's stdio — the kernel's
+   * named-pipe channel would be lost. So the parent is checkpointed and
+   * restored into its own sandbox at once (as `%checkpoint` does; its pause
+   * is `parentPauseMs`, cells sent meanwhile wait), then the same image is
+   * restored a second time as the fork. Two sandboxes, two network-less
+   * stacks: the kernels' ZeroMQ ipc sockets live in each sandbox's own /tmp,
+   * nothing clashes. The image stays local (never uploaded) and goes with
+   * the fork. Not isolated: the user's home volume, which both mount.
+   */
+  async fork(parentKernelId: string, forkKernelId: string): Promise<ForkKernelResponse> {
+    const t0 = Date.now();
+    const existing = this.kernels.get(forkKernelId);
+    if (existing?.fork?.parentKernelId === parentKernelId)
+      return { ...existing.fork.response, existed: true };
+    if (existing || this.starting.has(forkKernelId))
+      throw new QuireError('conflict', `kernel ${forkKernelId} already runs on this host`, 'kernel.exists');
+    const agentRunId = agentRunOfForkKernel(forkKernelId);
+    if (!agentRunId)
+      throw new QuireError('validation', `${forkKernelId} is not a fork kernel id`, 'request.invalid');
+    const parent = this.get(parentKernelId);
+    const refuse = (message: string, code: string) => new QuireError('conflict', message, code);
+    if (parent.fork) throw refuse(`kernel ${parentKernelId} is itself a fork`, 'kernel.is_fork');
+    if (parent.gpu) throw refuse('a GPU kernel cannot be forked: its GPU is not shared', 'kernel.fork_gpu');
+    if (this.cfg.QUIRE_KERNEL_RUNTIME !== 'gvisor')
+      throw refuse('the process runtime cannot checkpoint, so it cannot fork', 'kernel.fork_unsupported');
+    if (parent.forking) throw refuse(`kernel ${parentKernelId} is being forked`, 'kernel.busy');
+    if (parent.sandbox.state !== 'running')
+      throw refuse(
+        `kernel ${parentKernelId} is ${parent.sandbox.state}; restore it first`,
+        'kernel.not_running',
+      );
+    if (parent.runningCell || parent.sandbox.client.runningExecutions > 0)
+      throw refuse(
+        `kernel ${parentKernelId} is running a cell; fork it when the cell has finished`,
+        'kernel.busy',
+      );
+    const resident = parent.sandbox.resources()?.memoryBytes ?? 0;
+    if (resident > this.cfg.QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES)
+      throw new SnapshotTooBigError(resident, this.cfg.QUIRE_SNAPSHOT_MAX_RESIDENT_BYTES);
+
+    this.starting.add(forkKernelId);
+    const dir = this.dir('forks', forkKernelId);
+    const imageDir = join(dir, 'image');
+    let pause!: { ms: number; bytes: number };
+    const freeze = (async () => {
+      const p0 = Date.now();
+      const { bytes } = await parent.sandbox.checkpoint(imageDir);
+      await parent.sandbox.restore(imageDir);
+      pause = { ms: Date.now() - p0, bytes };
+    })();
+    parent.forking = freeze;
+    try {
+      await freeze;
+    } catch (err) {
+      this.starting.delete(forkKernelId);
+      rmSync(dir, { recursive: true, force: true });
+      this.log.error('fork: the parent kernel did not come back from its checkpoint', {
+        kernelId: parentKernelId,
+        error: (err as Error).message,
+      });
+      if (parent.sandbox.state !== 'running') await this.terminate(parentKernelId).catch(() => undefined);
+      throw new QuireError(
+        'unavailable',
+        `the fork failed: ${(err as Error).message}`,
+        'kernel.fork_failed',
+        err,
+      );
+    } finally {
+      parent.forking = undefined;
+    }
+
+    const sandboxId = `f-${uuidv7().slice(-12)}`;
+    const owner: KernelOwner = {
+      kernelId: forkKernelId,
+      tenant: parent.tenant,
+      notebookId: parent.notebookId,
+      userId: parent.userId,
+    };
+    const sandbox = this.newSandbox(
+      owner,
+      parent.limits,
+      sandboxId,
+      parent.sandbox.key,
+      parent.sandbox.opts.homeSlot ? this.poolSlotDir(sandboxId) : undefined,
+    );
+    const response: ForkKernelResponse = {
+      forkKernelId,
+      parentKernelId,
+      agentRunId,
+      sandboxId,
+      parentPauseMs: pause.ms,
+      totalMs: 0,
+      imageBytes: pause.bytes,
+      existed: false,
+    };
+    const record: KernelRecord = {
+      ...owner,
+      sandbox,
+      limits: parent.limits,
+      fork: { parentKernelId, agentRunId, dir, response },
+    };
+    try {
+      const { ms } = await sandbox.restore(imageDir);
+      this.kernels.set(forkKernelId, record);
+      this.wire(record);
+      response.totalMs = Date.now() - t0;
+      await this.publishStarted(record, false, ms);
+    } catch (err) {
+      await sandbox.terminate().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+      throw new QuireError(
+        'unavailable',
+        `the fork could not start from the checkpoint: ${(err as Error).message}`,
+        'kernel.fork_failed',
+        err,
+      );
+    } finally {
+      this.starting.delete(forkKernelId);
+    }
+    this.log.info('kernel forked', { ...response });
+    return response;
   }
 
   systemTenant(): string {
