@@ -65,6 +65,23 @@ export interface KernelGpuStatus {
   etaS: number | null;
   /** Rejected: why, in words. */
   reason?: string | null;
+  /** Allocated: which device, in words ("H100 80GB, GPU-3f2a…", "1g.10gb slice of GPU-3f2a…"). Added compatibly. */
+  device?: string | null;
+  /**
+   * What the lifecycle or the gateway says about this GPU, in words: GPU memory
+   * not kept across hibernation, the notebook's compute choice differing from
+   * what the running kernel has ("restart to use it"). Added compatibly.
+   */
+  notice?: string | null;
+  /** The notebook's compute choice differs from what this kernel runs on: a restart applies it. Added compatibly. */
+  restartToApply?: boolean;
+}
+
+/** A GPU kernel's device memory and utilisation (host.events.v1 ResourceSample `gpu`). */
+export interface KernelGpuMemory {
+  usedBytes: number;
+  totalBytes: number;
+  utilizationPct: number;
 }
 
 export interface QueueEntry {
@@ -95,6 +112,11 @@ export type KernelChannelServerMessage =
        * `queued` the editor shows "Waiting for an H100 — position 2, about 4 min".
        */
       gpu?: KernelGpuStatus | null;
+      /**
+       * GPU kernels only (added compatibly): the device memory and utilisation
+       * from the host's latest ResourceSample; null while not running or unknown.
+       */
+      gpuMemory?: KernelGpuMemory | null;
     }
   | { type: 'queue'; entries: QueueEntry[] }
   | { type: 'iopub'; executionId: string; cellId: string; msgType: string; content: Record<string, unknown> }

@@ -17,6 +17,7 @@ import { NotebookDocs } from './docs/notebook-docs';
 import { OutputStore } from './docs/output-store';
 import { ExecEvents } from './events/exec-events';
 import { JupyterApiController } from './jupyter/jupyter-api.controller';
+import { KernelForkController } from './kernel-fork/kernel-fork.controller';
 import { JupyterRepository } from './jupyter/jupyter.repository';
 import { DirectKernelProvider } from './kernels/direct-kernel-provider';
 import { KERNEL_PROVIDER, type KernelProvider } from './kernels/kernel-provider';
@@ -44,6 +45,7 @@ import { ExecEventsPublisher } from './events/exec-events.publisher';
     PlatformStatusController,
     AgentRunsController,
     GpuOfferController,
+    KernelForkController,
   ],
   providers: [
     BodyLimits,
@@ -127,6 +129,7 @@ import { ExecEventsPublisher } from './events/exec-events.publisher';
           (tenant) => p.tierOf(tenant),
           cfg.QUIRE_LIFECYCLE_TASK_QUEUE,
           { policy: cfg.QUIRE_LIFECYCLE_POLICY_JSON, labels: cfg.QUIRE_LIFECYCLE_PLACEMENT_LABELS },
+          cfg.QUIRE_GPU_QUEUE_POLL_MS,
         );
       },
       inject: [GATEWAY_CONFIG, PlatformClients],
@@ -140,8 +143,18 @@ import { ExecEventsPublisher } from './events/exec-events.publisher';
         o: OutputStore,
         log: JsonLogger,
         cfg: GatewayConfig,
-      ) => new KernelSessions(k, e, d, o, log, cfg.QUIRE_KERNEL_MEMORY_POLL_MS),
-      inject: [KERNEL_PROVIDER, ExecEvents, NotebookDocs, OutputStore, SERVICE_LOGGER, GATEWAY_CONFIG],
+        gpu: GpuSchedulerClient,
+      ) =>
+        new KernelSessions(k, e, d, o, log, cfg.QUIRE_KERNEL_MEMORY_POLL_MS, (tenant) => gpu.offer(tenant)),
+      inject: [
+        KERNEL_PROVIDER,
+        ExecEvents,
+        NotebookDocs,
+        OutputStore,
+        SERVICE_LOGGER,
+        GATEWAY_CONFIG,
+        GpuSchedulerClient,
+      ],
     },
     {
       provide: AgentServiceClient,

@@ -67,6 +67,8 @@ export const gatewayConfigSchema = z.object({
   QUIRE_DOC_IDLE_CLOSE_MS: z.coerce.number().int().positive().default(30_000),
   /** How often the memory of kernels someone is watching is read from their hosts (ms; 0 = no gauge). */
   QUIRE_KERNEL_MEMORY_POLL_MS: z.coerce.number().int().nonnegative().default(5000),
+  /** How often a GPU kernel's place in the scheduler's queue is re-read (workflow state query) while its start waits (ms). */
+  QUIRE_GPU_QUEUE_POLL_MS: z.coerce.number().int().positive().default(2000),
   /** The agent service (agent runs); the gateway forwards /api/notebooks/:id/agent-runs… there. */
   QUIRE_AGENT_URL: z.url().default('http://127.0.0.1:8095'),
   /**

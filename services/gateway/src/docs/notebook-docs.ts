@@ -95,6 +95,12 @@ export class NotebookDoc {
     });
   }
 
+  /** The notebook's nbformat metadata as the document holds it now (plain object; shared data, read defensively). */
+  notebookMetadata(): Record<string, unknown> {
+    const m = this.doc.getMap(NOTEBOOK_DOC.meta).get('metadata');
+    return m && typeof m === 'object' ? (m as Record<string, unknown>) : {};
+  }
+
   get cells(): Y.Array<Y.Map<unknown>> {
     return this.doc.getArray<Y.Map<unknown>>(NOTEBOOK_DOC.cells);
   }

@@ -1,4 +1,5 @@
 import type { EnsureRunningRequest, KernelStatus } from '@quire/contracts';
+import { QuireError } from '@quire/service-kit';
 import { HostWorkerClient } from './host-worker.client';
 import type { KernelProvider, KernelTarget, RunningKernel } from './kernel-provider';
 
@@ -19,6 +20,13 @@ export class DirectKernelProvider implements KernelProvider {
     _reason: EnsureRunningRequest['reason'],
     onStatus: (s: KernelStatus) => void,
   ): Promise<RunningKernel> {
+    // One host and no scheduler here: a GPU notebook would silently get a CPU kernel.
+    if (t.gpu)
+      throw new QuireError(
+        'validation',
+        `this notebook asks for a GPU (${t.gpu.gpuType}, ${t.gpu.profile}), and this gateway starts kernels on one host without the GPU scheduler (QUIRE_KERNEL_PROVIDER=direct); switch Compute to CPU or use the lifecycle provider`,
+        'gpu.needs_lifecycle',
+      );
     const t0 = performance.now();
     const { kernels } = await this.host.list();
     const k = kernels.find((x) => x.kernelId === t.kernelId);

@@ -1,4 +1,9 @@
-import type { EnsureRunningRequest, KernelStatus } from '@quire/contracts';
+import type {
+  EnsureRunningRequest,
+  KernelGpuStatus,
+  KernelLifecycleInput,
+  KernelStatus,
+} from '@quire/contracts';
 
 /** The kernel a run needs. */
 export interface KernelTarget {
@@ -6,6 +11,12 @@ export interface KernelTarget {
   notebookId: string;
   tenant: string;
   userId: string;
+  /**
+   * The GPU the notebook's compute choice asks for (gpu/notebook-compute.ts),
+   * null/absent = CPU. Only read when a kernel is started; a running kernel
+   * keeps what it started with.
+   */
+  gpu?: KernelLifecycleInput['gpu'] | null;
 }
 
 export interface RunningKernel {
@@ -13,6 +24,8 @@ export interface RunningKernel {
   via: string;
   notice: string | null;
   ms: number;
+  /** GPU kernels (and kernels whose compute choice changed): the device request as the editor shows it. */
+  gpu?: KernelGpuStatus | null;
 }
 
 /**
@@ -21,11 +34,15 @@ export interface RunningKernel {
  * worker — single-host development setups.
  */
 export interface KernelProvider {
-  /** Makes sure the kernel runs and says on which host; reports progress for the UI. */
+  /**
+   * Makes sure the kernel runs and says on which host; reports progress for
+   * the UI (`onGpu`: a GPU kernel's place in the scheduler's queue as it moves).
+   */
   ensureRunning(
     target: KernelTarget,
     reason: EnsureRunningRequest['reason'],
     onStatus: (s: KernelStatus) => void,
+    onGpu?: (g: KernelGpuStatus | null) => void,
   ): Promise<RunningKernel>;
   /** Stops the kernel now (force terminate, restart, notebook deleted). */
   terminate(target: KernelTarget, reason: string): Promise<void>;

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import {
   uuidv7,
   type KernelChannelServerMessage,
+  type KernelGpuMemory,
+  type KernelGpuStatus,
   type KernelState,
   type KernelStatus,
   type QueueEntry,
@@ -78,6 +80,9 @@ export class KernelSession {
   private hostPending: Promise<HostWorkerClient> | null = null;
   private status: KernelStatus = { state: 'none' };
   private memory: KernelMemory | null = null;
+  /** GPU kernels (or a compute choice this kernel does not have): the device request as the editor shows it. */
+  private gpu: KernelGpuStatus | null = null;
+  private gpuMemory: KernelGpuMemory | null = null;
   private readonly listeners = new Set<SessionListener>();
   private stopping: RunStatus | null = null;
   lastUsed = Date.now();
@@ -89,7 +94,17 @@ export class KernelSession {
     private readonly provider: KernelProvider,
     private readonly events: ExecEvents,
     private readonly logger: JsonLogger,
+    /**
+     * The GPU the notebook's compute choice asks for, read when a kernel is
+     * about to be started (gpu/notebook-compute.ts); throws a clear error for a
+     * choice that cannot be honoured. Absent: always CPU (Jupyter API kernels).
+     */
+    private readonly gpuRequest?: () => Promise<KernelTarget['gpu']>,
   ) {}
+
+  get kernelGpu(): KernelGpuStatus | null {
+    return this.gpu;
+  }
 
   get kernelStatus(): KernelStatus {
     return this.status;
@@ -121,7 +136,37 @@ export class KernelSession {
         Math.abs(prev.usedBytes - next.usedBytes) < MEMORY_CHANGE_BYTES);
     if (same) return;
     this.memory = next;
-    this.broadcast({ type: 'kernel_status', status: this.status, memory: next });
+    this.broadcast(this.statusMessage());
+  }
+
+  /** The GPU request moved (queue position, allocated, rejected, released): everyone watching hears it. */
+  setGpu(g: KernelGpuStatus | null): void {
+    if (JSON.stringify(g) === JSON.stringify(this.gpu)) return;
+    this.gpu = g;
+    if (g?.phase !== 'allocated') this.gpuMemory = null;
+    this.broadcast(this.statusMessage());
+  }
+
+  /**
+   * A GPU memory reading (host.events.v1 ResourceSample `gpu`, through the
+   * status feed). Ignored unless the kernel runs, like the RAM gauge.
+   */
+  setGpuMemory(m: KernelGpuMemory | null): void {
+    const live = this.status.state === 'idle' || this.status.state === 'busy';
+    const next = live ? m : null;
+    if (JSON.stringify(next) === JSON.stringify(this.gpuMemory)) return;
+    this.gpuMemory = next;
+    this.broadcast(this.statusMessage());
+  }
+
+  private statusMessage(): KernelChannelServerMessage {
+    return {
+      type: 'kernel_status',
+      status: this.status,
+      memory: this.memory,
+      ...(this.gpu ? { gpu: this.gpu } : {}),
+      ...(this.gpuMemory ? { gpuMemory: this.gpuMemory } : {}),
+    };
   }
 
   /**
@@ -146,7 +191,7 @@ export class KernelSession {
 
   subscribe(l: SessionListener): () => void {
     this.listeners.add(l);
-    l({ type: 'kernel_status', status: this.status, memory: this.memory });
+    l(this.statusMessage());
     l({ type: 'queue', entries: this.queueEntries() });
     return () => this.listeners.delete(l);
   }
@@ -285,6 +330,9 @@ export class KernelSession {
     switch (to) {
       case 'HIBERNATED':
         this.host = null;
+        // The lifecycle gives the device back on hibernation; the next run asks for one again.
+        if (this.gpu?.phase === 'allocated')
+          this.gpu = { ...this.gpu, phase: 'released', device: null, restartToApply: false, notice: null };
         return this.setStatus({ state: 'hibernated', since: at });
       case 'RESTORE':
         return this.setStatus({ state: 'restoring', progress: reason });
@@ -341,8 +389,11 @@ export class KernelSession {
   private setStatus(s: KernelStatus): void {
     this.status = s;
     // Only a running kernel has memory; the next poll fills it in again after a start or restore.
-    if (s.state !== 'idle' && s.state !== 'busy') this.memory = null;
-    this.broadcast({ type: 'kernel_status', status: s, memory: this.memory });
+    if (s.state !== 'idle' && s.state !== 'busy') {
+      this.memory = null;
+      this.gpuMemory = null;
+    }
+    this.broadcast(this.statusMessage());
   }
 
   private async ensureHost(
@@ -351,11 +402,38 @@ export class KernelSession {
   ): Promise<HostWorkerClient> {
     if (this.host) return this.host;
     // One request at a time: opening the notebook and pressing Run must not start two kernels.
-    this.hostPending ??= this.provider
-      .ensureRunning({ ...this.target, userId }, reason, (s) => this.setStatus(s))
+    this.hostPending ??= this.startTarget(userId)
+      .then((target) =>
+        this.provider.ensureRunning(
+          target,
+          reason,
+          (s) => this.setStatus(s),
+          (g) => this.setGpu(g),
+        ),
+      )
       .then((k) => (this.host = new HostWorkerClient(k.hostApiUrl)))
       .finally(() => (this.hostPending = null));
     return this.hostPending;
+  }
+
+  /** The kernel to start: this session's, with the notebook's compute choice read now. */
+  private async startTarget(userId: string): Promise<KernelTarget> {
+    if (!this.gpuRequest) return { ...this.target, userId };
+    try {
+      const gpu = await this.gpuRequest();
+      return { ...this.target, userId, gpu: gpu ?? null };
+    } catch (err) {
+      // The choice cannot be honoured (not offered, invalid, scheduler down): say so, never run on CPU instead.
+      this.setGpu({
+        gpuType: '',
+        profile: '',
+        phase: 'rejected',
+        position: null,
+        etaS: null,
+        reason: (err as Error).message,
+      });
+      throw err;
+    }
   }
 
   private async pump(): Promise<void> {

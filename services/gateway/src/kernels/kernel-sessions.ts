@@ -1,10 +1,11 @@
-import type { EditsUpTo } from '@quire/contracts';
+import type { EditsUpTo, GpuOfferDto } from '@quire/contracts';
 import { QuireError, type JsonLogger } from '@quire/service-kit';
 import type { Principal } from '../auth/principal';
 import { DocOutputSink } from '../docs/doc-output-sink';
 import type { NotebookDocs } from '../docs/notebook-docs';
 import type { OutputStore } from '../docs/output-store';
 import type { ExecEvents } from '../events/exec-events';
+import { gpuRequestFromMetadata, type KernelGpuRequest } from '../gpu/notebook-compute';
 import type { NotebookRow } from '../notebooks/notebooks.repository';
 import type { KernelProvider, KernelTarget } from './kernel-provider';
 import { KernelMemoryPoller } from './kernel-memory-poller';
@@ -31,6 +32,9 @@ export class KernelSessions {
     private readonly logger: JsonLogger,
     /** How often watched kernels' memory is read from their hosts (0 = never). */
     memoryPollMs = 5000,
+    /** The org's GPU offer (gpu-scheduler), to check a notebook's GPU choice before a start. */
+    private readonly gpuOffer: (tenant: string) => Promise<GpuOfferDto> = () =>
+      Promise.reject(new QuireError('unavailable', 'no GPU scheduler is configured', 'gpu.unavailable')),
   ) {
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
@@ -43,17 +47,32 @@ export class KernelSessions {
     this.memory.start();
   }
 
-  session(target: KernelTarget): KernelSession {
+  session(target: KernelTarget, gpuRequest?: () => Promise<KernelGpuRequest | null>): KernelSession {
     let s = this.sessions.get(target.kernelId);
     if (!s) {
-      s = new KernelSession(target, this.provider, this.events, this.logger);
+      s = new KernelSession(target, this.provider, this.events, this.logger, gpuRequest);
       this.sessions.set(target.kernelId, s);
     }
     return s;
   }
 
+  /** A notebook's kernel: its starts read the notebook's compute choice (CPU or a GPU) from the document. */
   forNotebook(nb: NotebookRow, userId: string): KernelSession {
-    return this.session({ kernelId: nb.kernelId, notebookId: nb.id, tenant: nb.orgId, userId });
+    return this.session({ kernelId: nb.kernelId, notebookId: nb.id, tenant: nb.orgId, userId }, () =>
+      this.gpuRequestOf(nb),
+    );
+  }
+
+  /** The notebook's compute choice as a kernel start's `gpu`, checked against the org's offer. */
+  async gpuRequestOf(nb: Pick<NotebookRow, 'id' | 'orgId'>): Promise<KernelGpuRequest | null> {
+    const doc = await this.docs.acquire(nb.id, nb.orgId);
+    let metadata: Record<string, unknown>;
+    try {
+      metadata = doc.notebookMetadata();
+    } finally {
+      this.docs.release(nb.id);
+    }
+    return gpuRequestFromMetadata(metadata, () => this.gpuOffer(nb.orgId));
   }
 
   existing(kernelId: string): KernelSession | undefined {

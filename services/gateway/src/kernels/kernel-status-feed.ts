@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import {
   KernelDied,
   KernelStateChanged,
+  ResourceSample,
   TOPICS,
   type EventData,
   type EventEnvelope,
@@ -38,7 +39,10 @@ export function lifecycleReasonToShow(to: KernelState, reason: string, current: 
 /**
  * What the lifecycle workflow does to kernels while nobody runs anything
  * (idle → hibernated, restored, evicted, died) reaches the people watching
- * them: kernel.lifecycle.v1 → `kernel_status` on their channels. Every gateway
+ * them: kernel.lifecycle.v1 → `kernel_status` on their channels. A GPU
+ * kernel's device memory comes the same way: host.events.v1 ResourceSample
+ * `gpu` → `kernel_status.gpuMemory` (the cgroup RAM gauge is polled from the
+ * host instead; the GPU reading exists only as that event). Every gateway
  * instance needs every event, so each has its own consumer group.
  */
 @Injectable()
@@ -53,7 +57,7 @@ export class KernelStatusFeed implements OnApplicationBootstrap, OnApplicationSh
     this.consumer = new EventConsumer({
       kafka: createServiceKafka(cfg, `gateway-status-${cfg.QUIRE_INSTANCE_ID}`),
       groupId: `gateway-kernel-status-${cfg.QUIRE_INSTANCE_ID}`,
-      topics: [TOPICS.kernelLifecycle.name],
+      topics: [TOPICS.kernelLifecycle.name, TOPICS.hostEvents.name],
       fromBeginning: false,
       handler: async (e) => this.onEvent(e),
     });
@@ -80,6 +84,18 @@ export class KernelStatusFeed implements OnApplicationBootstrap, OnApplicationSh
     } else if (e.type === KernelDied.type) {
       const d = e.data as EventData<typeof KernelDied>;
       this.sessions.existing(d.kernelId)?.lifecycleDied(d.reason, d.message);
+    } else if (e.type === ResourceSample.type) {
+      const d = e.data as EventData<typeof ResourceSample>;
+      if (d.kernelId && d.gpu) this.sessions.existing(d.kernelId)?.setGpuMemory(gpuMemoryOf(d.gpu));
     }
   }
+}
+
+/** ResourceSample's `gpu` reading as kernel_status.gpuMemory. */
+export function gpuMemoryOf(g: NonNullable<EventData<typeof ResourceSample>['gpu']>): {
+  usedBytes: number;
+  totalBytes: number;
+  utilizationPct: number;
+} {
+  return { usedBytes: g.memoryUsedBytes, totalBytes: g.memoryTotalBytes, utilizationPct: g.utilizationPct };
 }

@@ -121,6 +121,15 @@ export class DocClient {
     return this.cells.toArray().find((c) => c.get('id') === id);
   }
 
+  /** Sets a key of the notebook's metadata (as the compute picker does for `quire.compute`). */
+  setNotebookMetadata(key: string, value: unknown): void {
+    const meta = this.doc.getMap('meta');
+    this.doc.transact(() => {
+      const current = (meta.get('metadata') as Record<string, unknown> | undefined) ?? {};
+      meta.set('metadata', { ...current, [key]: value });
+    });
+  }
+
   /** Adds a code cell with this source (as a user typing would). */
   addCode(id: string, source: string): void {
     this.doc.transact(() => {

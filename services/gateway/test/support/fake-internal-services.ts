@@ -26,6 +26,8 @@ export class FakeService {
   constructor(
     token: string,
     private readonly handle: (r: Received, res: ServerResponse, req: IncomingMessage) => void,
+    /** Paths its callers reach without the gateway's token (the gpu-scheduler's `/internal/gpu/…`, called by workflow activities). */
+    private readonly openPaths: RegExp | null = null,
   ) {
     this.acceptToken = token;
   }
@@ -47,7 +49,8 @@ export class FakeService {
           body: text ? (JSON.parse(text) as unknown) : undefined,
         };
         this.received.push(r);
-        if (req.headers.authorization !== `Bearer ${this.acceptToken}`) {
+        const open = this.openPaths?.test(new URL(r.url, 'http://x').pathname) ?? false;
+        if (!open && req.headers.authorization !== `Bearer ${this.acceptToken}`) {
           problem(res, 401, 'auth.invalid_token', 'internal token required');
           return;
         }

@@ -223,7 +223,10 @@ export async function joinOrg(base: string, adminToken: string, tag: string): Pr
 }
 
 /** The workflow worker process (lifecycle workflows and activities) on a task queue of the test's own. */
-export async function startWorkflowWorker(taskQueue: string): Promise<ServiceProcess> {
+export async function startWorkflowWorker(
+  taskQueue: string,
+  env: Record<string, string> = {},
+): Promise<ServiceProcess> {
   const port = await freePort();
   return new ServiceProcess(
     'workflow-worker',
@@ -232,6 +235,7 @@ export async function startWorkflowWorker(taskQueue: string): Promise<ServicePro
       QUIRE_WORKER_HEALTH_PORT: String(port),
       QUIRE_LIFECYCLE_TASK_QUEUE: taskQueue,
       QUIRE_WARM_POOL_AUTOSCALE_INTERVAL_MS: '0',
+      ...env,
     },
     `http://127.0.0.1:${port}`,
   ).ready(180_000);
