@@ -67,6 +67,37 @@ describe('GPU wait line', () => {
     ).toEqual({ text: 'No GPU: your organisation’s GPU quota is used up', tone: 'error' });
   });
 
+  it('passes on what the lifecycle says (GPU memory not kept) and offers a restart when the choice changed', () => {
+    const notice =
+      'The kernel was restored from hibernation, but GPU memory was not kept (this host cannot checkpoint GPU memory).';
+    expect(
+      gpuWaitText({
+        gpuType: 'h100-80gb',
+        profile: 'full',
+        phase: 'allocated',
+        position: null,
+        etaS: null,
+        notice,
+      }),
+    ).toEqual({ text: notice, tone: 'info' });
+    const change =
+      "The notebook's compute is now a whole h100-80gb, but this kernel started on CPU: restart the kernel to switch (its variables are lost).";
+    expect(
+      gpuWaitText({
+        gpuType: 'h100-80gb',
+        profile: 'full',
+        phase: 'none',
+        position: null,
+        etaS: null,
+        notice: change,
+        restartToApply: true,
+      }),
+    ).toEqual({ text: change, tone: 'info', restart: true });
+    expect(
+      gpuWaitText({ gpuType: 'h100-80gb', profile: 'full', phase: 'released', position: null, etaS: null }),
+    ).toBeNull();
+  });
+
   it('reads names aloud correctly', () => {
     expect(['H100', 'A100', 'L4', 'T4', 'RTX'].map(withArticle)).toEqual([
       'an H100',

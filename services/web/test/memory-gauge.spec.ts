@@ -1,4 +1,4 @@
-import { memoryGaugeView, memoryLevel } from '../src/kernel/memory-gauge';
+import { gpuMemoryGaugeView, memoryGaugeView, memoryLevel } from '../src/kernel/memory-gauge';
 import { formatBytes } from '../src/ui/format-bytes';
 
 const MiB = 1024 ** 2;
@@ -48,5 +48,30 @@ describe('memory gauge formatting', () => {
     expect(memoryGaugeView(null)).toBeNull();
     expect(memoryGaugeView({ usedBytes: 1, limitBytes: 0 })).toBeNull();
     expect(memoryGaugeView({ usedBytes: Number.NaN, limitBytes: GiB })).toBeNull();
+  });
+});
+
+describe('GPU memory gauge', () => {
+  it('labels the device memory and says its utilisation in words', () => {
+    const v = gpuMemoryGaugeView({ usedBytes: 12 * GiB, totalBytes: 80 * GiB, utilizationPct: 41.6 })!;
+    expect(v.label).toBe('GPU 12 GiB / 80 GiB');
+    expect(v.spoken).toBe('12 GiB of 80 GiB (15 %), GPU 42 % busy');
+    expect(v.level).toBe('ok');
+    expect(v.limitBytes).toBe(80 * GiB);
+  });
+
+  it('warns like the RAM gauge as a CUDA out-of-memory nears', () => {
+    expect(
+      gpuMemoryGaugeView({ usedBytes: 70 * GiB, totalBytes: 80 * GiB, utilizationPct: 100 })!.level,
+    ).toBe('warn');
+    expect(
+      gpuMemoryGaugeView({ usedBytes: 79 * GiB, totalBytes: 80 * GiB, utilizationPct: 100 })!.level,
+    ).toBe('critical');
+  });
+
+  it('shows nothing without a reading (CPU kernel, not running, host without NVML)', () => {
+    expect(gpuMemoryGaugeView(null)).toBeNull();
+    expect(gpuMemoryGaugeView(undefined)).toBeNull();
+    expect(gpuMemoryGaugeView({ usedBytes: 1, totalBytes: 0, utilizationPct: 0 })).toBeNull();
   });
 });

@@ -4,12 +4,15 @@ import { etaText, gpuRequestName } from './gpu-names';
 /**
  * The line the editor shows for a GPU kernel's device request, or null when
  * there is nothing to say (a CPU kernel, a GPU already allocated):
- * "Waiting for an H100 — position 2, about 4 min".
+ * "Waiting for an H100 — position 2, about 4 min". `restart`: the notebook's
+ * compute choice differs from what the running kernel has, and a restart
+ * applies it (the banner offers the button).
  */
 export function gpuWaitText(
   gpu: KernelGpuStatus | null | undefined,
-): { text: string; tone: 'wait' | 'error' | 'info' } | null {
+): { text: string; tone: 'wait' | 'error' | 'info'; restart?: boolean } | null {
   if (!gpu) return null;
+  if (gpu.restartToApply && gpu.notice) return { text: gpu.notice, tone: 'info', restart: true };
   const what = gpuRequestName(gpu.gpuType, gpu.profile);
   switch (gpu.phase) {
     case 'queued': {
@@ -24,6 +27,7 @@ export function gpuWaitText(
     case 'cpu_fallback':
       return { text: `Running on CPU: ${what} was not free and you chose not to wait`, tone: 'info' };
     default:
-      return null;
+      // Allocated or released: only the lifecycle's word is worth a line (GPU memory not kept across hibernation).
+      return gpu.notice ? { text: gpu.notice, tone: 'info' } : null;
   }
 }

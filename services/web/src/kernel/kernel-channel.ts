@@ -1,5 +1,6 @@
 import {
   WS_TOKEN_SUBPROTOCOL_PREFIX,
+  type KernelGpuMemory,
   type KernelGpuStatus,
   type KernelChannelClientMessage,
   type KernelChannelServerMessage,
@@ -19,6 +20,8 @@ export interface KernelChannelState {
   memory: { usedBytes: number; limitBytes: number } | null;
   /** A GPU kernel's device request (queue position and ETA while waiting); null for CPU kernels. */
   gpu: KernelGpuStatus | null;
+  /** A GPU kernel's device memory and utilisation (the host's ResourceSample); null when unknown or not a GPU kernel. */
+  gpuMemory: KernelGpuMemory | null;
   queue: QueueEntry[];
   role: 'owner' | 'editor' | 'runner' | 'viewer' | null;
   /** The latest error the gateway sent for one of my requests. */
@@ -44,6 +47,7 @@ export class KernelChannel {
     status: null,
     memory: null,
     gpu: null,
+    gpuMemory: null,
     queue: [],
     role: null,
     lastError: null,
@@ -129,7 +133,12 @@ export class KernelChannel {
         this.set({ role: msg.role });
         break;
       case 'kernel_status':
-        this.set({ status: msg.status, memory: msg.memory, gpu: msg.gpu ?? null });
+        this.set({
+          status: msg.status,
+          memory: msg.memory,
+          gpu: msg.gpu ?? null,
+          gpuMemory: msg.gpuMemory ?? null,
+        });
         break;
       case 'queue':
         this.set({ queue: msg.entries });

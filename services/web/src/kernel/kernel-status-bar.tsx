@@ -1,6 +1,7 @@
+import { gpuModelName } from '../compute/gpu-names';
 import type { KernelChannelState } from './kernel-channel';
 import { kernelStatusText } from './kernel-status-text';
-import { memoryGaugeView } from './memory-gauge';
+import { gpuMemoryGaugeView, memoryGaugeView } from './memory-gauge';
 
 /** Always visible: what the kernel is doing, its memory, and the controls. */
 export function KernelStatusBar({
@@ -20,6 +21,8 @@ export function KernelStatusBar({
 }) {
   const text = kernelStatusText(state.status, state.connected);
   const gauge = memoryGaugeView(state.memory);
+  const gpuGauge = gpuMemoryGaugeView(state.gpuMemory);
+  const device = state.gpu?.phase === 'allocated' ? (state.gpu.device ?? null) : null;
   // Something to interrupt: a cell running, or runs waiting (also while the kernel starts or restores).
   const interruptible = state.status?.state === 'busy' || state.queue.length > 0;
   return (
@@ -39,6 +42,12 @@ export function KernelStatusBar({
         </button>
       )}
       <span className="spacer" />
+      {device && state.gpu && (
+        <span className="kernel-detail" title={device} data-testid="kernel-gpu-device">
+          on {gpuModelName(state.gpu.gpuType)}
+          {state.gpu.profile === 'full' ? '' : ` ${state.gpu.profile}`}
+        </span>
+      )}
       {gauge && (
         <span
           className={`memory memory-${gauge.level}`}
@@ -58,6 +67,28 @@ export function KernelStatusBar({
           </span>
           <span className="memory-label" aria-hidden="true">
             {gauge.label}
+          </span>
+        </span>
+      )}
+      {gpuGauge && (
+        <span
+          className={`memory memory-${gpuGauge.level}`}
+          title={`GPU memory: ${gpuGauge.spoken}${device ? ` — ${device}` : ''}. Over the limit CUDA raises out of memory.`}
+          data-testid="kernel-gpu-memory"
+        >
+          <span
+            className="memory-bar"
+            role="meter"
+            aria-label="GPU memory"
+            aria-valuemin={0}
+            aria-valuemax={gpuGauge.limitBytes}
+            aria-valuenow={Math.min(gpuGauge.usedBytes, gpuGauge.limitBytes)}
+            aria-valuetext={gpuGauge.spoken}
+          >
+            <span style={{ width: `${gpuGauge.fraction * 100}%` }} />
+          </span>
+          <span className="memory-label" aria-hidden="true">
+            {gpuGauge.label}
           </span>
         </span>
       )}

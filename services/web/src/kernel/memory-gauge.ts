@@ -50,3 +50,28 @@ export function memoryGaugeView(
     spoken: `${used} of ${limit} (${percent} %)`,
   };
 }
+
+/** The GPU memory gauge beside the RAM gauge: the device's memory, with its utilisation in words. */
+export interface GpuMemoryGaugeView extends MemoryGaugeView {
+  utilizationPct: number;
+}
+
+/**
+ * What the GPU gauge shows for a kernel_status `gpuMemory` (the host's
+ * ResourceSample): "GPU 12 GiB / 80 GiB", amber and red at the same
+ * thresholds (a CUDA out-of-memory error is the GPU's "Kernel died").
+ */
+export function gpuMemoryGaugeView(
+  gpu: { usedBytes: number; totalBytes: number; utilizationPct: number } | null | undefined,
+): GpuMemoryGaugeView | null {
+  if (!gpu) return null;
+  const base = memoryGaugeView({ usedBytes: gpu.usedBytes, limitBytes: gpu.totalBytes });
+  if (!base) return null;
+  const busy = Math.round(Math.min(100, Math.max(0, gpu.utilizationPct)));
+  return {
+    ...base,
+    utilizationPct: busy,
+    label: `GPU ${base.label}`,
+    spoken: `${base.spoken}, GPU ${busy} % busy`,
+  };
+}

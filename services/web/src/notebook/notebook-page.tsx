@@ -401,6 +401,18 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
           data-testid="gpu-wait"
         >
           {gpuWait.text}
+          {gpuWait.restart && canRun && (
+            <button
+              type="button"
+              className="small"
+              onClick={() =>
+                confirm('Restart the kernel on the new compute? Variables are lost; the notebook stays.') &&
+                channel.send({ type: 'restart' })
+              }
+            >
+              Restart kernel
+            </button>
+          )}
         </div>
       )}
       {queueText && (
