@@ -90,6 +90,16 @@ export interface AgentChangeDto {
   /** The code the change proposes (insert/edit) or runs. */
   source: string | null;
   status: 'pending' | 'accepted' | 'rejected' | 'applied';
+  /** Dry run: what the cell did in a fork of the kernel before the person decides (added compatibly). */
+  dryRun?: AgentDryRunDto;
+}
+
+export interface AgentDryRunDto {
+  forkKernelId: string;
+  status: 'ok' | 'error' | 'interrupted' | 'aborted' | 'kernel_died' | 'timeout';
+  ms: number;
+  /** The fork's outputs, shortened as the model sees them. */
+  output: string;
 }
 
 export interface AgentStepDto {
@@ -192,3 +202,31 @@ export const AGENT_CELL_METADATA_KEY = 'quire.agent';
 
 /** The name collaborators see for an agent's runs on the kernel channel. */
 export const agentDisplayName = (onBehalfOfName: string): string => `Agent (for ${onBehalfOfName})`;
+
+/**
+ * The agent's dry run: the gateway's kernel-fork routes, for an **agent
+ * token** of that notebook only (its run names the fork, so a run reaches
+ * only its own forks). A fork is a copy of the notebook's live kernel
+ * (host-worker-api.ts `ForkKernelResponse`); cells run there go through no
+ * queue and change nothing live. Added compatibly.
+ *
+ *   POST   …/kernel/forks                    CreateKernelForkRequest → ForkKernelResponse (201; a retry returns the same fork)
+ *   POST   …/kernel/forks/:forkId/execute    ForkExecuteRequest → NDJSON of host-worker ExecuteStreamLine
+ *   DELETE …/kernel/forks/:forkId            → 204 (also when already gone)
+ */
+export const AGENT_KERNEL_FORK_ROUTES = {
+  forks: (notebookId: string) => `/api/notebooks/${encodeURIComponent(notebookId)}/kernel/forks`,
+  execute: (notebookId: string, forkId: string) =>
+    `/api/notebooks/${encodeURIComponent(notebookId)}/kernel/forks/${encodeURIComponent(forkId)}/execute`,
+  fork: (notebookId: string, forkId: string) =>
+    `/api/notebooks/${encodeURIComponent(notebookId)}/kernel/forks/${encodeURIComponent(forkId)}`,
+} as const;
+
+export const CreateKernelForkRequest = z.object({
+  /** Names the fork within the run (e.g. `step-3`); the fork's kernel id is `fork.<runId>.<label>`. */
+  label: z.string().regex(/^[A-Za-z0-9-]{1,40}$/, 'letters, digits and dashes, at most 40'),
+});
+export type CreateKernelForkRequest = z.infer<typeof CreateKernelForkRequest>;
+
+export const ForkExecuteRequest = z.object({ code: z.string().max(1024 * 1024) });
+export type ForkExecuteRequest = z.infer<typeof ForkExecuteRequest>;

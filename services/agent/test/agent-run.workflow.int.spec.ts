@@ -75,7 +75,7 @@ describe('agentRun workflow (mocked activities)', () => {
 
   function input(
     runId: string,
-    over: { mode?: AgentRunMode; budget?: Partial<AgentBudgetDto> } = {},
+    over: { mode?: AgentRunMode; budget?: Partial<AgentBudgetDto>; dryRun?: boolean } = {},
   ): AgentRunInput {
     return {
       runId,
@@ -88,6 +88,7 @@ describe('agentRun workflow (mocked activities)', () => {
       mode: over.mode ?? 'auto',
       budget: { ...DEFAULT_AGENT_BUDGET, ...over.budget },
       provider: { kind: 'openai', model: 'scripted' },
+      ...(over.dryRun ? { dryRun: true } : {}),
     };
   }
 
@@ -326,6 +327,47 @@ describe('agentRun workflow (mocked activities)', () => {
     expect(toolMessages(world.llmRequests[2]!).at(-1)!.content).toMatch(
       /rejected this change and the cell was removed/,
     );
+  });
+
+  it('dry run: each proposal runs in a fork first (shown with the change), live only after accept; forks are discarded', async () => {
+    const { world, handle } = await start(
+      (req) => {
+        const turn = req.messages.filter((m) => m.role === 'assistant').length;
+        if (turn === 0) return callTools([{ name: 'insert_cell', args: { source: 'del df' } }]);
+        if (turn === 1) return callTools([{ name: 'insert_cell', args: { source: 'df = None' } }]);
+        return callTools([{ name: 'finish', args: { summary: 'done' } }]);
+      },
+      (code) => ({ status: 'ok', shown: `ran ${code}` }),
+      { mode: 'review', dryRun: true },
+    );
+    const state = () => handle.query<AgentRunLiveState>(AGENT_QUERIES.state);
+    await until('the first dry run', () => world.dryRuns.length === 1);
+    await until('awaiting review', () => world.progress.some((p) => p.status === 'awaiting_review'));
+    const [first] = (await state()).changes;
+    expect(first).toMatchObject({
+      status: 'pending',
+      dryRun: { status: 'ok', output: '(fork) ran del df', forkKernelId: expect.stringMatching(/^fork\./) },
+    });
+    expect(world.runs).toHaveLength(0);
+    await handle.signal(AGENT_SIGNALS.review, { decision: 'accept' });
+    await until('the accepted cell ran live', () => world.runs.length === 1);
+    expect(world.runs[0]!.code).toBe('del df');
+
+    await until('the second dry run', () => world.dryRuns.length === 2);
+    await until(
+      'awaiting review again',
+      () => world.progress.filter((p) => p.status === 'awaiting_review').length >= 2,
+    );
+    await handle.signal(AGENT_SIGNALS.review, { decision: 'reject' });
+    const result = (await handle.result()) as AgentRunResult;
+    expect(result.changes.map((c) => c.status)).toEqual(['applied', 'rejected']);
+    expect(world.runs).toHaveLength(1); // the rejected one ran only in its fork
+    expect(world.dryRuns.map((d) => d.code)).toEqual(['del df', 'df = None']);
+    expect(world.discardedForks).toEqual(world.dryRuns.map((d) => d.label));
+    expect(toolMessages(world.llmRequests[2]!).at(-1)!.content).toMatch(
+      /rejected[\s\S]*in a fork of the kernel it ran: ok[\s\S]*\(fork\) ran df = None/,
+    );
+    expect(world.steps.map((s) => s.step.dryRun)).toEqual([true, true, false]);
   });
 
   it('review: a change still pending when the model finishes waits for the person; stop rejects it', async () => {

@@ -102,6 +102,7 @@ describe('gateway access: every route × every role, from the one route table', 
   function expected(rule: AccessRule, caller: Caller): 'allowed' | 401 | 403 {
     if (rule.kind === 'public') return 'allowed';
     if (caller === 'anonymous') return 401;
+    if (rule.kind === 'agent-run') return 401; // a user token is not an agent token
     if (rule.kind === 'user') return 'allowed';
     if (rule.kind === 'org-admin') return caller === 'owner' || caller === 'other-org' ? 'allowed' : 403;
     if (rule.kind === 'notebook') {

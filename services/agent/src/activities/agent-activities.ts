@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { NotebookOutput } from '@quire/contracts';
+import { forkKernelIdOf, type NotebookOutput } from '@quire/contracts';
 import * as Y from 'yjs';
 import { inspectSnippet } from '../kernel/inspect-snippet';
 import { KernelChannelClient } from '../kernel/kernel-channel-client';
+import { KernelForkClient, KernelForkError } from '../kernel/kernel-fork-client';
 import { LlmError, type LlmProvider } from '../llm/llm-provider';
 import type { AgentDocs } from '../notebook/agent-docs';
 import {
@@ -102,6 +103,35 @@ export function createAgentActivities(deps: AgentActivityDeps): AgentActivities 
         runId: i.runId,
       }),
     );
+
+  /** The gateway's HTTP base for the kernel-fork routes (the same gateway as the kernel channel). */
+  const forkClient = async (i: {
+    runId: string;
+    notebookId: string;
+    orgId: string;
+    userId: string;
+    userName: string;
+  }) =>
+    new KernelForkClient(
+      deps.gatewayWsBase.replace(/^ws/, 'http'),
+      await deps.tokens.agent({
+        userId: i.userId,
+        userName: i.userName,
+        orgId: i.orgId,
+        notebookId: i.notebookId,
+        runId: i.runId,
+      }),
+    );
+  const forkFailure = (err: unknown) =>
+    err instanceof KernelForkError
+      ? ApplicationFailure.create({
+          message: `dry run: ${err.message}`,
+          type: `KernelForkError.${err.code}`,
+          nonRetryable: !err.retryable,
+        })
+      : err;
+  /** Every attempt of a dry-run activity forks afresh, so a retried one never runs the code twice in one fork (the workflow's kernel activities retry 3 times). */
+  const DRY_RUN_ATTEMPTS = 3;
 
   const cellMissing = (cellId: string) =>
     ApplicationFailure.nonRetryable(
@@ -217,7 +247,7 @@ export function createAgentActivities(deps: AgentActivityDeps): AgentActivities 
             userName: input.userName,
             goal: input.goal,
             mode: input.mode,
-            dryRun: false,
+            dryRun: input.dryRun === true,
             provider: input.provider,
             budget: input.budget,
           },
@@ -325,6 +355,47 @@ export function createAgentActivities(deps: AgentActivityDeps): AgentActivities 
         return r.shown;
       } finally {
         await deps.docs.use(input.notebookId, input.orgId, (live) => deleteCell(live.doc, cellId));
+      }
+    },
+
+    async dryRunCell(input) {
+      const ctx = Context.current();
+      const stopBeat = heartbeatEvery(1_000);
+      const attempt = ctx.info.attempt;
+      const client = await forkClient(input);
+      try {
+        // An earlier attempt's fork may hold a half-run cell: it goes first.
+        if (attempt > 1)
+          await client.discard(
+            input.notebookId,
+            forkKernelIdOf(input.runId, `${input.label}-a${attempt - 1}`),
+          );
+        const fork = await client.fork(input.notebookId, `${input.label}-a${attempt}`);
+        const abort = new AbortController();
+        ctx.cancelled.catch(() => abort.abort());
+        const r = await client.run(input.notebookId, fork.forkKernelId, input.source, abort.signal);
+        return {
+          forkKernelId: fork.forkKernelId,
+          status: r.status,
+          ms: r.ms,
+          shown: truncateOutputs(r.outputs, rules),
+          error: firstError(r.outputs),
+          parentPauseMs: fork.parentPauseMs,
+        };
+      } catch (err) {
+        throw forkFailure(err);
+      } finally {
+        stopBeat();
+      }
+    },
+
+    async discardFork(input) {
+      const client = await forkClient(input);
+      try {
+        for (let a = 1; a <= DRY_RUN_ATTEMPTS; a++)
+          await client.discard(input.notebookId, forkKernelIdOf(input.runId, `${input.label}-a${a}`));
+      } catch (err) {
+        throw forkFailure(err);
       }
     },
 

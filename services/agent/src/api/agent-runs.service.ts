@@ -52,11 +52,12 @@ export class AgentRunsService {
         'the caller headers lack the notebook kernel id',
         'agent.invalid_request',
       );
-    if (req.dryRun)
+    // A dry run shows the person what a cell does in a fork before they decide; in auto mode nobody decides.
+    if (req.dryRun && req.mode === 'auto')
       throw new QuireError(
         'validation',
-        'dry runs in a forked kernel are not available yet',
-        'agent.dry_run_unsupported',
+        'a dry run needs review mode: each cell runs in a fork of the kernel, and runs live once the person accepts it',
+        'agent.dry_run_needs_review',
       );
     const budget = AgentBudgetDto.safeParse({ ...DEFAULT_AGENT_BUDGET, ...req.budget });
     if (!budget.success)
@@ -78,8 +79,9 @@ export class AgentRunsService {
       mode: req.mode ?? 'review',
       budget: budget.data,
       provider,
+      ...(req.dryRun ? { dryRun: true } : {}),
     };
-    await this.rt.store.createRun({ ...input, dryRun: false });
+    await this.rt.store.createRun({ ...input, dryRun: input.dryRun === true });
     try {
       await this.rt.client.workflow.start(AGENT_RUN_WORKFLOW, {
         taskQueue: this.rt.taskQueue,

@@ -39,6 +39,8 @@ export interface AgentRunInput {
   perStepChars?: number;
   /** Pending changes left undecided this long after the model stopped are rejected (default 24 h). */
   reviewTimeoutMs?: number;
+  /** Review mode only: each pending cell runs first in a fork of the kernel (its output shown with the change). */
+  dryRun?: boolean;
 }
 
 /** Money is carried as integer millionths of the price book's currency (no floats in sums). */
@@ -125,6 +127,32 @@ export interface InspectVariablesInput extends RunRef {
   runKey: string;
 }
 
+/** A cell's code run in a fork of the live kernel (the dry run); the fork stays until discardFork. */
+export interface DryRunCellInput extends RunRef {
+  userId: string;
+  userName: string;
+  /** Names the fork within the run (letters, digits, dashes); each attempt of the activity forks afresh. */
+  label: string;
+  source: string;
+}
+
+export interface DryRunResult {
+  forkKernelId: string;
+  status: CellRunStatus;
+  ms: number;
+  /** The fork's outputs as the model and the person are shown them. */
+  shown: string;
+  error: { ename: string; evalue: string } | null;
+  /** How long the live kernel was paused for the snapshot. */
+  parentPauseMs: number;
+}
+
+export interface DiscardForkInput extends RunRef {
+  userId: string;
+  userName: string;
+  label: string;
+}
+
 export interface RecordStepInput {
   runId: string;
   orgId: string;
@@ -165,6 +193,10 @@ export interface AgentActivities {
   /** Interrupts the run's cell if it is running, cancels it if still queued. */
   interruptCell(input: RunCellInput): Promise<void>;
   inspectVariables(input: InspectVariablesInput): Promise<string>;
+  /** Forks the live kernel and runs the code there (dry run); the live kernel's variables are untouched. */
+  dryRunCell(input: DryRunCellInput): Promise<DryRunResult>;
+  /** Discards the forks of `label` (every attempt); done when they are gone already. */
+  discardFork(input: DiscardForkInput): Promise<void>;
   recordStep(input: RecordStepInput): Promise<void>;
   saveProgress(input: SaveProgressInput): Promise<void>;
   finishRun(input: FinishRunInput): Promise<void>;

@@ -26,6 +26,7 @@ import {
   type AgentRunResult,
   type CallLlmResult,
   type CellRunResult,
+  type DryRunResult,
   type ReviewSignal,
   type RunCellInput,
   type RunUsage,
@@ -62,7 +63,7 @@ const llm = proxyActivities<Pick<AgentActivities, 'callLlm'>>({
   },
 });
 
-const kernel = proxyActivities<Pick<AgentActivities, 'runCell' | 'inspectVariables'>>({
+const kernel = proxyActivities<Pick<AgentActivities, 'runCell' | 'inspectVariables' | 'dryRunCell'>>({
   // Queue wait plus the agent tier's per-cell cap (the host worker interrupts, then kills, at 60 s).
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '5 s',
@@ -84,6 +85,8 @@ interface ToolOutcome {
   execMs?: number;
   cellId?: string;
   code?: string;
+  /** The cell ran in a fork of the kernel first (dry run). */
+  dryRun?: boolean;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -110,6 +113,8 @@ class AgentRunLoop {
   private readonly repeats = new RepeatDetector();
   private readonly messages: LlmMessage[] = [];
   private readonly ref: { runId: string; notebookId: string; orgId: string };
+  /** Dry run: forks made and not yet discarded (by label); all go when the run ends. */
+  private readonly openForks = new Set<string>();
 
   constructor(private readonly input: AgentRunInput) {
     this.ref = { runId: input.runId, notebookId: input.notebookId, orgId: input.orgId };
@@ -232,7 +237,7 @@ class AgentRunLoop {
         tokens: { prompt: answer.promptTokens, completion: answer.completionTokens },
         cost: microsToDecimal(answer.costMicros),
         execMs: outcomes.reduce((s, o) => s + (o.execMs ?? 0), 0),
-        dryRun: false,
+        dryRun: outcomes.some((o) => o.dryRun),
         at: new Date().toISOString(),
       };
       this.usage.wallMs = this.elapsed();
@@ -267,6 +272,7 @@ class AgentRunLoop {
     }
 
     await this.settlePendingChanges(reason === 'stopped_by_user');
+    for (const label of [...this.openForks]) await this.discardFork(label);
     const status = FINISH_STATUS[reason];
     this.status = status;
     this.usage.wallMs = this.elapsed();
@@ -465,15 +471,43 @@ class AgentRunLoop {
     pending: AgentChangeDto | null,
     what: string,
   ): Promise<ToolOutcome> {
+    let dryRun: DryRunResult | null = null;
+    if (pending && this.input.dryRun && !pending.dryRun) {
+      // Dry run: the cell runs in a fork first; the person decides with its output in front of them.
+      const label = `s${step}-${this.changes.indexOf(pending)}`;
+      this.openForks.add(label);
+      const o = await this.guarded(() =>
+        kernel.dryRunCell({
+          ...this.ref,
+          userId: this.input.userId,
+          userName: this.input.userName,
+          label,
+          source,
+        }),
+      );
+      if (o.kind !== 'done') return { ...this.guardedContent(o, () => ''), cellId, code: source };
+      dryRun = o.value;
+      pending.dryRun = {
+        forkKernelId: dryRun.forkKernelId,
+        status: dryRun.status,
+        ms: dryRun.ms,
+        output: dryRun.shown,
+      };
+    }
     if (pending) {
       const decision = await this.waitForDecision(pending);
+      for (const label of [...this.openForks]) await this.discardFork(label);
+      const inFork = dryRun
+        ? `\nin a fork of the kernel it ran: ${dryRun.status} in ${dryRun.ms} ms\n${dryRun.shown}`
+        : '';
       if (decision === 'stopped')
         return { content: 'stopped by the person', endReason: 'stopped_by_user', cellId, code: source };
       if (decision === 'reject')
         return {
-          content: `${what}: the person rejected this change${pending.kind === 'insert_cell' ? ' and the cell was removed' : ''}; nothing ran`,
+          content: `${what}: the person rejected this change${pending.kind === 'insert_cell' ? ' and the cell was removed' : ''}; nothing ran in the live kernel${inFork}`,
           cellId,
           code: source,
+          ...(dryRun ? { execMs: dryRun.ms, dryRun: true } : {}),
         };
     }
     const runInput: RunCellInput = {
@@ -492,13 +526,34 @@ class AgentRunLoop {
       await store.setProvenance({ ...this.ref, cellId, provenance: this.provenance(step, 'applied') });
     }
     const head = `${what} ran: ${r.status} in ${r.ms} ms${r.executionCount !== null ? ` (execution ${r.executionCount})` : ''}`;
-    const outcome: ToolOutcome = { content: `${head}\n${r.shown}`, execMs: r.ms, cellId, code: source };
+    const outcome: ToolOutcome = {
+      content: `${head}\n${r.shown}`,
+      execMs: r.ms + (dryRun?.ms ?? 0),
+      cellId,
+      code: source,
+      ...(dryRun ? { dryRun: true } : {}),
+    };
     if (r.status === 'error' || r.status === 'timeout') {
       const error = r.error ? `${r.error.ename}: ${r.error.evalue}` : r.status;
       const repeated = this.repeats.recordFailure(source, error);
       if (repeated) return { ...outcome, endReason: 'repeated_failure', endSummary: repeated };
     }
     return outcome;
+  }
+
+  /** The fork goes (kernel and image); a failure to discard is logged by the activity, never ends the run. */
+  private async discardFork(label: string): Promise<void> {
+    try {
+      await store.discardFork({
+        ...this.ref,
+        userId: this.input.userId,
+        userName: this.input.userName,
+        label,
+      });
+    } catch {
+      // The host discards forks when it restarts; billing sees their SandboxExited then.
+    }
+    this.openForks.delete(label);
   }
 
   private addChange(

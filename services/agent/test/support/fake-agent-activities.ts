@@ -38,6 +38,9 @@ export class FakeWorld {
   readonly llmRequests: CallLlmInput[] = [];
   readonly runs: { cellId: string; code: string; at: number; cancelled?: boolean }[] = [];
   readonly interrupts: { cellId: string; at: number }[] = [];
+  /** Dry runs: code run in a fork (never in `runs`), and the fork labels discarded. */
+  readonly dryRuns: { label: string; code: string }[] = [];
+  readonly discardedForks: string[] = [];
   readonly steps: RecordStepInput[] = [];
   readonly progress: SaveProgressInput[] = [];
   finished: FinishRunInput | null = null;
@@ -180,6 +183,22 @@ export function createFakeActivities(worlds: Map<string, FakeWorld>): AgentActiv
     },
     async inspectVariables(input) {
       return `variables of ${input.kernelId}: df DataFrame (3, 2)`;
+    },
+    async dryRunCell(input) {
+      const world = w(input.runId);
+      world.dryRuns.push({ label: input.label, code: input.source });
+      const r = await world.kernel(input.source, world);
+      return {
+        forkKernelId: `fork.${input.runId}.${input.label}-a1`,
+        status: r.status ?? 'ok',
+        ms: r.ms ?? 1,
+        shown: `(fork) ${r.shown ?? '(no output)'}`,
+        error: r.error ?? null,
+        parentPauseMs: 1,
+      };
+    },
+    async discardFork(input) {
+      w(input.runId).discardedForks.push(input.label);
     },
     async recordStep(input) {
       w(input.runId).steps.push(structuredClone(input));

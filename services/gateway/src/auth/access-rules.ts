@@ -20,7 +20,9 @@ export type AccessRule =
   /** The user who started the Jupyter API kernel named by `:id` (same org). */
   | { kind: 'jupyter-kernel' }
   /** The user who owns the Jupyter API session named by `:id` (same org). */
-  | { kind: 'jupyter-session' };
+  | { kind: 'jupyter-session' }
+  /** An agent run's token (TOKEN_AUDIENCES.agent) for the notebook named by `:id`, its user at least `min` there; user tokens are refused. */
+  | { kind: 'agent-run'; min: NotebookRole };
 
 const nb = (min: NotebookRole): AccessRule => ({ kind: 'notebook', min });
 const PUBLIC: AccessRule = { kind: 'public' };
@@ -68,6 +70,10 @@ export const ROUTE_RULES: Record<string, AccessRule> = {
   'POST /api/notebooks/:id/agent-runs/:runId/stop': nb('editor'),
   'POST /api/notebooks/:id/agent-runs/:runId/review': nb('editor'),
   'POST /api/notebooks/:id/agent-runs/:runId/undo': nb('editor'),
+  // The agent's dry run: forks of the notebook's kernel (kernel-fork/), for its runs' tokens only.
+  'POST /api/notebooks/:id/kernel/forks': { kind: 'agent-run', min: 'runner' },
+  'POST /api/notebooks/:id/kernel/forks/:forkId/execute': { kind: 'agent-run', min: 'runner' },
+  'DELETE /api/notebooks/:id/kernel/forks/:forkId': { kind: 'agent-run', min: 'runner' },
   /** The compute picker's GPU offer: any member of the org (the handler asks for the caller's org only). */
   'GET /api/gpu/offer': USER,
   // Jupyter Server–compatible API.

@@ -50,6 +50,17 @@ export class AccessService {
     if (rule.kind === 'public') return { principal: null };
     if (!token)
       throw new QuireError('unauthorized', 'sign in first: no token was sent', 'auth.missing_token');
+    if (rule.kind === 'agent-run') {
+      if (!id) throw new QuireError('forbidden', 'no notebook named', 'access.denied');
+      const ctx = await this.checkAgent(token, id);
+      if (NOTEBOOK_ROLE_RANK[ctx.role!] < NOTEBOOK_ROLE_RANK[rule.min])
+        throw new QuireError(
+          'forbidden',
+          `this needs the ${rule.min} role; the run's user is ${ctx.role}`,
+          'access.role',
+        );
+      return ctx;
+    }
     const claims = await this.tokens.verifyUser(token);
     const principal: Principal = { userId: claims.sub, orgId: claims.org, name: claims.name };
     if (rule.kind === 'user') return { principal };
