@@ -129,7 +129,8 @@ export class LifecycleKernelProvider implements KernelProvider {
           phase: 'rejected',
           position: null,
           etaS: null,
-          reason: why,
+          // The scheduler's (or the workflow's) words, without the workflow's lead-in the editor already says.
+          reason: why.replace(/^No GPU for this kernel: /, ''),
         });
       throw new QuireError(
         'unavailable',
@@ -239,7 +240,8 @@ export class LifecycleKernelProvider implements KernelProvider {
     if (answered()) return false;
     if (snap?.gpu) onGpu(kernelGpuStatus(snap.gpu));
     if (snap?.gpu?.phase === 'queued') {
-      onStatus({ state: 'starting', progress: `waiting for a GPU (${computeName(snap.gpu)})` });
+      // Which GPU, the position and the ETA are on the GPU line (kernel_status.gpu).
+      onStatus({ state: 'starting', progress: 'waiting in the GPU queue' });
       return true;
     }
     if (snap && (snap.state === 'HIBERNATED' || snap.state === 'RESTORE'))
