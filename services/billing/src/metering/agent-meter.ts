@@ -82,7 +82,6 @@ export function meterAgentRun(runId: string, unsorted: readonly JournalEvent[]):
     stepTokens.push({ hour, base: tokensOf(step.data.tokens) ?? 0n, ev: step });
     const cost = costOf(step.data.cost);
     if (cost) stepCosts.push({ hour, cost, ev: step });
-    addUsage(usage, dims(hour, 'agent-steps', 'agent-steps'), 1n, [step]);
   }
 
   // Tokens: the steps, topped up (or replaced) by the statement.
@@ -101,6 +100,9 @@ export function meterAgentRun(runId: string, unsorted: readonly JournalEvent[]):
         finished,
       ]);
   }
+
+  for (const step of steps.values())
+    addUsage(usage, dims(hourOf(step.time), 'agent-steps', 'agent-steps'), 1n, [step]);
 
   // Cost: the same rule, per currency.
   const statedCost = finished ? costOf(finished.data.cost) : null;
