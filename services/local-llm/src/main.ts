@@ -37,9 +37,11 @@ async function main(): Promise<void> {
       return engine;
     },
     (err: Error) => {
+      // Exit rather than answer 503 forever: the launcher sees the process end and shows this log.
       state = { status: 'failed', message: err.message };
-      log({ msg: 'model failed to load', error: err.message });
-      return undefined;
+      process.stderr.write(`local-llm: the model failed to load: ${err.message}\n`);
+      server.close();
+      process.exit(1);
     },
   );
   const shutdown = async () => {

@@ -3,6 +3,7 @@ import { composeCli } from './compose-cli';
 import { gvisor } from './gvisor';
 import { kafka } from './kafka';
 import { kernelEnv } from './kernel-env';
+import { localLlm } from './local-llm';
 import { agent, billing, docSync, gateway, hostWorker, workflowWorker } from './node-services';
 import { objectStore } from './object-store';
 import { postgres } from './postgres';
@@ -17,6 +18,7 @@ export const INFRASTRUCTURE: readonly Component[] = [
   objectStore,
   gvisor,
   kernelEnv,
+  localLlm,
 ];
 /** Quire's own processes; started after the infrastructure, in this order. */
 export const SERVICES: readonly Component[] = [
@@ -43,6 +45,7 @@ export {
   gvisor,
   kafka,
   kernelEnv,
+  localLlm,
   objectStore,
   postgres,
   temporal,

@@ -130,9 +130,12 @@ export function createLocalLlmServer(opts: LocalLlmServerOptions): Server {
       }
     };
     handle()
-      .then((extra) =>
-        log({ route, status: res.statusCode, ms: Math.round(performance.now() - started), ...extra }),
-      )
+      .then((extra) => {
+        // Health probes (every 250 ms while the launcher waits) are not worth a line each.
+        if (url.pathname !== '/healthz' && url.pathname !== '/readyz') {
+          log({ route, status: res.statusCode, ms: Math.round(performance.now() - started), ...extra });
+        }
+      })
       .catch((err: unknown) => {
         const e = toHttpError(err);
         if (e.status === 499) {
