@@ -53,11 +53,12 @@ describe('replay of recorded agentRun histories', () => {
     }
   });
 
-  it('has the recorded runs: auto, review accept/reject, stop while a cell runs, step budget', () => {
+  it('has the recorded runs: auto, review accept/reject, dry run, stop while a cell runs, step budget', () => {
     expect(fixtures().map((f) => f.workflowId)).toEqual(
       expect.arrayContaining([
         'auto-insert-inspect-finish',
         'review-accept-reject',
+        'dry-run-review-accept',
         'stopped-while-cell-runs',
         'max-steps',
       ]),
@@ -84,7 +85,9 @@ describe('replay of recorded agentRun histories', () => {
         ),
       )
       .map((f) => f.workflowId);
-    expect(signalled).toEqual(expect.arrayContaining(['review-accept-reject', 'stopped-while-cell-runs']));
+    expect(signalled).toEqual(
+      expect.arrayContaining(['review-accept-reject', 'dry-run-review-accept', 'stopped-while-cell-runs']),
+    );
   });
 
   it('today’s workflow replays every recorded run with zero determinism errors', async () => {

@@ -158,6 +158,23 @@ const RUNS: Record<string, (c: Ctx) => Promise<{ runId: string; expect: string }
       bob.close();
     }
   },
+  // A review-mode dry run: the proposed cell runs in a fork of the kernel first, then live after accept.
+  'dry-run-review-accept': async (c) => {
+    const nb = await createNotebook(c.gateway.url, c.alice.token, 'replay: dry run');
+    c.llm.reset(
+      openAiScript.toolCalls([call('d1', 'insert_cell', { source: "y = 7\nprint('y is', y)" })], usage),
+      openAiScript.toolCalls([call('d2', 'finish', { summary: 'y is 7' })], usage),
+    );
+    const run = await startRun(c, nb, { goal: 'set y', mode: 'review', dryRun: true });
+    const pending = await until(
+      'a pending change with its dry run',
+      async () => (await getRun(c, nb, run.runId)).changes.find((ch) => ch.status === 'pending' && ch.dryRun),
+      180_000,
+    );
+    await action(c, nb, run.runId, 'review', { decision: 'accept', changeIds: [pending.changeId] });
+    await finished(c, nb, run.runId);
+    return { runId: run.runId, expect: 'succeeded' };
+  },
   // The step budget: one step allowed, the model wants more.
   'max-steps': async (c) => {
     const nb = await createNotebook(c.gateway.url, c.alice.token, 'replay: budget');
