@@ -298,6 +298,11 @@ describe('Agent panel with the real agent service (browser, gVisor kernel, scrip
       .locator('[data-testid="executed-by"].status-running')
       .waitFor();
     const t0 = Date.now();
+    const stopAnswered = a
+      .waitForResponse(
+        (res) => /\/agent-runs\/[^/]+\/stop$/.test(res.url()) && res.request().method() === 'POST',
+      )
+      .then((res) => ({ status: res.status(), ms: Date.now() - t0 }));
     await panel.getByRole('button', { name: 'Stop', exact: true }).click();
     for (const p of [a, b])
       await cellWith(p, 'agent is working')
@@ -319,7 +324,11 @@ describe('Agent panel with the real agent service (browser, gVisor kernel, scrip
     expect(r.body.runs[0]).toMatchObject({ status: 'stopped', finishReason: 'stopped_by_user' });
     await new Promise((res) => setTimeout(res, 1000));
     expect(llm.requests).toHaveLength(2);
-    console.log(`Stop pressed → the cell shows interrupted in both browsers: ${interruptedMs} ms`);
+    const stop = await stopAnswered;
+    expect(stop.status).toBe(200);
+    console.log(
+      `Stop pressed → POST …/stop answered ${stop.ms} ms → the cell shows interrupted in both browsers ${interruptedMs} ms`,
+    );
     await screenshot(a, '44-agent-real-stopped');
   });
 });
