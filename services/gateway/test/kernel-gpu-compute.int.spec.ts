@@ -28,6 +28,14 @@ import {
 
 jest.setTimeout(300_000);
 
+async function untilAsync(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const INTERNAL_TOKEN = `it-internal-${uuidv7()}`;
 type KernelStatusMessage = Extract<KernelChannelServerMessage, { type: 'kernel_status' }>;
 
@@ -177,10 +185,16 @@ describe('a notebook on a GPU: compute choice → lifecycle → queue status', (
       userId: alice.user.id,
     });
     // …because the workflow was started with it (its state echoes KernelLifecycleInput.gpu).
-    const snap = await temporal.workflow
-      .getHandle(kernelLifecycleWorkflowId(nb.kernelId))
-      .query<LifecycleSnapshot>(KERNEL_LIFECYCLE.stateQuery);
-    expect(snap.gpu).toMatchObject({ gpuType: 'h100-80gb', profile: 'full', phase: 'queued', position: 2 });
+    const handle = temporal.workflow.getHandle(kernelLifecycleWorkflowId(nb.kernelId));
+    expect((await handle.query<LifecycleSnapshot>(KERNEL_LIFECYCLE.stateQuery)).gpu).toMatchObject({
+      gpuType: 'h100-80gb',
+      profile: 'full',
+    });
+    // The scheduler's answer reaches the workflow's state a workflow task later.
+    await untilAsync('the workflow to hold the queued request', async () => {
+      const snap = await handle.query<LifecycleSnapshot>(KERNEL_LIFECYCLE.stateQuery);
+      return snap.gpu?.phase === 'queued' && snap.gpu.position === 2;
+    });
 
     for (const c of [a, v])
       await until('position 2 in the browser', () =>
@@ -241,10 +255,12 @@ describe('a notebook on a GPU: compute choice → lifecycle → queue status', (
       await until('the A100 queue line', () =>
         gpuLines(c).find((g) => g!.gpuType === 'a100-40gb' && g!.phase === 'queued' && g!.position === 2),
       );
-    const snapAfter = await temporal.workflow
-      .getHandle(kernelLifecycleWorkflowId(nb.kernelId))
-      .query<LifecycleSnapshot>(KERNEL_LIFECYCLE.stateQuery);
-    expect(snapAfter.gpu).toMatchObject({ gpuType: 'a100-40gb', phase: 'queued' });
+    await untilAsync('the new workflow to wait for an A100', async () => {
+      const snap = await temporal.workflow
+        .getHandle(kernelLifecycleWorkflowId(nb.kernelId))
+        .query<LifecycleSnapshot>(KERNEL_LIFECYCLE.stateQuery);
+      return snap.gpu?.gpuType === 'a100-40gb' && snap.gpu.phase === 'queued';
+    });
     expect(a.of('execution_finished').find((m) => m.executionId === again)).toBeUndefined();
     a.close();
     v.close();

@@ -83,12 +83,21 @@ export class LifecycleKernelProvider implements KernelProvider {
     };
     let answered = false;
     let slow: NodeJS.Timeout | undefined;
-    // A slow start says why it waits; a GPU start keeps saying where it stands in the queue.
+    // Polled while a GPU start waits: only a change is news for the bar.
+    let lastStatus = '';
+    const statusChanged = (st: KernelStatus) => {
+      const key = JSON.stringify(st);
+      if (key === lastStatus) return;
+      lastStatus = key;
+      onStatus(st);
+    };
+    // A slow start says why it waits; a GPU start keeps saying where it stands in the queue
+    // (polled until it is answered: before the scheduler's first answer the state has no position yet).
     const watch = (first: boolean) => {
       slow = setTimeout(
         () => {
-          void this.reportWait(client, t.kernelId, onStatus, onGpu, () => answered).then((queued) => {
-            if (!answered && (queued || first) && t.gpu) watch(false);
+          void this.reportWait(client, t.kernelId, statusChanged, onGpu, () => answered).then(() => {
+            if (!answered && t.gpu) watch(false);
           });
         },
         first ? SLOW_MS : this.gpuPollMs,
@@ -230,26 +239,23 @@ export class LifecycleKernelProvider implements KernelProvider {
     onStatus: (s: KernelStatus) => void,
     onGpu: (g: KernelGpuStatus | null) => void,
     answered: () => boolean,
-  ): Promise<boolean> {
+  ): Promise<void> {
     let snap: LifecycleSnapshot | null = null;
     try {
       snap = await queryState(client, kernelId);
     } catch {
       // A workflow that is just being started has no state to ask yet: it is a start.
     }
-    if (answered()) return false;
+    if (answered()) return;
     if (snap?.gpu) onGpu(kernelGpuStatus(snap.gpu));
-    if (snap?.gpu?.phase === 'queued') {
+    if (snap?.gpu?.phase === 'queued')
       // Which GPU, the position and the ETA are on the GPU line (kernel_status.gpu).
-      onStatus({ state: 'starting', progress: 'waiting in the GPU queue' });
-      return true;
-    }
+      return onStatus({ state: 'starting', progress: 'waiting in the GPU queue' });
     if (snap && (snap.state === 'HIBERNATED' || snap.state === 'RESTORE'))
       onStatus({ state: 'restoring', progress: RESTORING_PROGRESS });
     else if (snap?.queued)
       onStatus({ state: 'starting', progress: `waiting for capacity (about ${snap.queued.etaS} s)` });
     else onStatus({ state: 'starting', progress: 'starting the kernel' });
-    return false;
   }
 
   /**
