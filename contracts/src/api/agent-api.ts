@@ -158,6 +158,8 @@ export const AGENT_CALLER_HEADERS = {
   kernelId: 'x-quire-kernel-id',
   /** The notebook the public route named (added compatibly): a run of another notebook is 404. */
   notebookId: 'x-quire-notebook-id',
+  /** The caller's role in their org (`admin` | `member`), on the org settings routes. Added compatibly. */
+  orgRole: 'x-quire-org-role',
 } as const;
 
 /**
@@ -183,7 +185,47 @@ export const AGENT_INTERNAL_ROUTES = {
   events: (runId: string) => `/internal/agent-runs/${encodeURIComponent(runId)}/events`,
   action: (runId: string, action: 'stop' | 'review' | 'undo') =>
     `/internal/agent-runs/${encodeURIComponent(runId)}/${action}`,
+  /**
+   * Added compatibly: an org's LLM provider settings. GET → AgentSettingsDto; PUT PutAgentSettingsRequest
+   * → AgentSettingsDto (the caller's org must be :orgId and their org role `admin`; else 403 access.not_admin).
+   */
+  settings: (orgId: string) => `/internal/orgs/${encodeURIComponent(orgId)}/agent-settings`,
 } as const;
+
+/**
+ * An org's LLM provider for agent runs (public: GET/PUT /api/orgs/:orgId/agent-settings, org admins).
+ * The API key is never returned: only whether one is set and its last 4 characters.
+ */
+export interface AgentSettingsDto {
+  orgId: string;
+  /** `org`: set by an admin; `default`: none set, runs use the deployment's provider. */
+  source: 'org' | 'default';
+  kind: 'openai' | 'anthropic' | 'local';
+  baseUrl: string;
+  model: string;
+  /** Decimal price per 1M tokens, in the billing currency. */
+  pricePerMTokens: { prompt: string; completion: string };
+  hasKey: boolean;
+  keyLast4: string | null;
+  updatedBy: string | null;
+  updatedAt: string | null;
+}
+
+const pricePerM = z.string().regex(/^\d{1,6}(\.\d{1,6})?$/, 'a decimal price per 1M tokens like 2.5');
+
+/** PUT body. `apiKey`: a new key; null removes it; absent keeps the stored one. */
+export const PutAgentSettingsRequest = z
+  .object({
+    kind: z.enum(['openai', 'anthropic', 'local']),
+    baseUrl: z.url({ protocol: /^https?$/ }).max(2000),
+    model: z.string().min(1).max(200),
+    pricePerMTokens: z
+      .object({ prompt: pricePerM, completion: pricePerM })
+      .default({ prompt: '0', completion: '0' }),
+    apiKey: z.string().min(1).max(4000).nullable().optional(),
+  })
+  .strict();
+export type PutAgentSettingsRequest = z.input<typeof PutAgentSettingsRequest>;
 
 /** What the gateway posts to start a run: the public request, validated, plus the notebook. */
 export const InternalStartAgentRunRequest = StartAgentRunRequest.extend({

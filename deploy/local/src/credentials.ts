@@ -15,18 +15,25 @@ export interface LocalCredentials {
   tokenSigningKey: string;
   /** Bearer token services present to each other's internal APIs (gateway → agent service). */
   internalToken: string;
+  /** AES-256-GCM key (32 bytes, base64) the agent service encrypts per-org LLM API keys with. */
+  agentSettingsKey: string;
 }
 
 const token = (bytes: number) => randomBytes(bytes).toString('base64url');
+const aesKey = () => randomBytes(32).toString('base64');
 
 export function loadOrCreateCredentials(stateDir: string): LocalCredentials {
   const file = join(stateDir, 'credentials.json');
   if (existsSync(file)) {
     const existing = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalCredentials>;
     // Credentials added by a later version are generated once and kept, like the first ones.
-    if (typeof existing.internalToken === 'string' && existing.internalToken.length > 0)
-      return existing as LocalCredentials;
-    const upgraded = { ...existing, internalToken: token(32) } as LocalCredentials;
+    const has = (k: keyof LocalCredentials) => typeof existing[k] === 'string' && existing[k].length > 0;
+    if (has('internalToken') && has('agentSettingsKey')) return existing as LocalCredentials;
+    const upgraded = {
+      ...existing,
+      internalToken: has('internalToken') ? existing.internalToken : token(32),
+      agentSettingsKey: has('agentSettingsKey') ? existing.agentSettingsKey : aesKey(),
+    } as LocalCredentials;
     writeFileSync(file, JSON.stringify(upgraded, null, 2), { mode: 0o600 });
     return upgraded;
   }
@@ -38,6 +45,7 @@ export function loadOrCreateCredentials(stateDir: string): LocalCredentials {
     s3SecretAccessKey: token(30),
     tokenSigningKey: token(48),
     internalToken: token(32),
+    agentSettingsKey: aesKey(),
   };
   writeFileSync(file, JSON.stringify(creds, null, 2), { mode: 0o600 });
   return creds;

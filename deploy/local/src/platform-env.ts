@@ -28,6 +28,7 @@ export function platformEnv(ctx: PlatformContext): Record<string, string> {
     QUIRE_DOC_SYNC_PORT: String(config.ports.docSync),
     QUIRE_DOC_SYNC_URL: `http://${host}:${config.ports.docSync}`,
     QUIRE_INTERNAL_TOKEN: creds.internalToken,
+    QUIRE_AGENT_SETTINGS_KEY: creds.agentSettingsKey,
     QUIRE_AGENT_PORT: String(config.ports.agent),
     QUIRE_AGENT_URL: `http://${host}:${config.ports.agent}`,
     QUIRE_GPU_SCHEDULER_PORT: String(config.ports.gpuScheduler),

@@ -3,10 +3,11 @@ import { HealthModule, JsonLogger, SERVICE_LOGGER } from '@quire/service-kit';
 import { AgentRunsController, InternalTokenGuard } from './api/agent-runs.controller';
 import { AGENT_CONFIG, loadAgentConfig, type AgentConfig } from './config';
 import { RuntimeHost } from './runtime/runtime-host';
+import { AgentSettingsController } from './settings/agent-settings.controller';
 
 @Module({
   imports: [HealthModule],
-  controllers: [AgentRunsController],
+  controllers: [AgentRunsController, AgentSettingsController],
   providers: [
     { provide: AGENT_CONFIG, useFactory: () => loadAgentConfig() },
     {

@@ -36,6 +36,12 @@ export const agentConfigSchema = z.object({
   QUIRE_AGENT_LLM_MODEL: z.string().min(1).default('SmolLM2-135M-Instruct'),
   /** Never logged, never sent to the kernel. */
   QUIRE_AGENT_LLM_API_KEY: z.string().min(1).optional(),
+  /**
+   * AES-256-GCM key (32 bytes, base64) for the per-org LLM API keys (src/settings/); older keys, comma-separated,
+   * in _PREVIOUS_KEYS stay readable while rotating. Without it, org settings cannot hold a key.
+   */
+  QUIRE_AGENT_SETTINGS_KEY: z.string().min(1).optional(),
+  QUIRE_AGENT_SETTINGS_PREVIOUS_KEYS: z.string().optional(),
   QUIRE_AGENT_LLM_PRICE_PROMPT: decimal.default('0'),
   QUIRE_AGENT_LLM_PRICE_COMPLETION: decimal.default('0'),
   QUIRE_AGENT_LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),

@@ -2,6 +2,7 @@ import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from 
 import { APP_GUARD } from '@nestjs/core';
 import { HealthModule, JsonLogger, SERVICE_LOGGER } from '@quire/service-kit';
 import { AgentRunsController } from './agent/agent-runs.controller';
+import { AgentSettingsController } from './agent/agent-settings.controller';
 import { AgentServiceClient } from './agent/agent-service.client';
 import { AccessGuard } from './auth/access.guard';
 import { AccessService } from './auth/access.service';
@@ -44,6 +45,7 @@ import { ExecEventsPublisher } from './events/exec-events.publisher';
     JupyterApiController,
     PlatformStatusController,
     AgentRunsController,
+    AgentSettingsController,
     GpuOfferController,
     KernelForkController,
   ],

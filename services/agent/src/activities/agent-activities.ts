@@ -36,6 +36,7 @@ import type {
 import { decimalToMicros } from '../workflows/loop-rules';
 import type { AgentTokens } from '../auth/agent-tokens';
 import type { RunEventBus } from '../events/run-event-bus';
+import type { RunLlm } from '../settings/run-llm';
 
 /**
  * The agent-run workflow's activities. Each is safe to retry: edits are
@@ -55,6 +56,8 @@ export interface AgentActivityDeps {
   pricePerMTokens: { prompt: string; completion: string };
   bus?: RunEventBus;
   truncation?: TruncationRules;
+  /** Per-run provider from the org's settings (src/settings/); without it every run uses `llm` above. */
+  llmFor?: (runId: string) => Promise<RunLlm>;
 }
 
 const FINAL = new Set(['ok', 'error', 'interrupted', 'kernel_died', 'aborted']);
@@ -260,9 +263,27 @@ export function createAgentActivities(deps: AgentActivityDeps): AgentActivities 
     async callLlm(input) {
       const ctx = Context.current();
       const stopBeat = heartbeatEvery(1_000);
+      let chosen: RunLlm | null = null;
       try {
-        const res = await deps.llm.complete({
-          model: deps.model,
+        try {
+          chosen = deps.llmFor
+            ? await deps.llmFor(input.runId)
+            : {
+                llm: deps.llm,
+                model: deps.model,
+                pricePerMTokens: deps.pricePerMTokens,
+                label: deps.llm.kind,
+              };
+        } catch (err) {
+          // The org's settings cannot be used (e.g. its stored key does not decrypt): end the run, say why.
+          throw ApplicationFailure.create({
+            message: `the org's LLM provider settings cannot be used: ${err instanceof Error ? err.message : String(err)}`,
+            type: 'LlmError.auth',
+            nonRetryable: true,
+          });
+        }
+        const res = await chosen.llm.complete({
+          model: chosen.model,
           messages: input.messages,
           tools: input.tools,
           maxTokens: input.maxTokens,
@@ -274,14 +295,14 @@ export function createAgentActivities(deps: AgentActivityDeps): AgentActivities 
           toolCalls: res.toolCalls,
           promptTokens: res.usage.promptTokens,
           completionTokens: res.usage.completionTokens,
-          costMicros: llmCost(res.usage.promptTokens, res.usage.completionTokens, deps.pricePerMTokens),
+          costMicros: llmCost(res.usage.promptTokens, res.usage.completionTokens, chosen.pricePerMTokens),
           finishReason: res.finishReason,
         };
       } catch (err) {
         if (err instanceof LlmError) {
           if (err.kind === 'aborted' && ctx.cancellationSignal.aborted) throw err;
           throw ApplicationFailure.create({
-            message: err.message,
+            message: chosen ? `LLM provider ${chosen.label}: ${err.message}` : err.message,
             type: `LlmError.${err.kind}`,
             nonRetryable: !err.retryable && err.kind !== 'bad_response',
           });

@@ -67,7 +67,12 @@ export class AgentRunsService {
         'agent.invalid_request',
       );
     const runId = uuidv7();
-    const provider = { kind: this.rt.cfg.QUIRE_AGENT_LLM_KIND, model: this.rt.cfg.QUIRE_AGENT_LLM_MODEL };
+    // The org's provider (src/settings/), else the deployment default; a key that does not decrypt ends the run at
+    // its first LLM call with llm_error and the reason.
+    const orgLlm = await this.rt.settings.providerFor(caller.orgId).catch(() => null);
+    const provider = orgLlm
+      ? { kind: orgLlm.kind, model: orgLlm.model }
+      : { kind: this.rt.cfg.QUIRE_AGENT_LLM_KIND, model: this.rt.cfg.QUIRE_AGENT_LLM_MODEL };
     const input: AgentRunInput = {
       runId,
       notebookId: req.notebookId,

@@ -14,6 +14,9 @@ import { createLlmProvider } from '../llm/create-llm-provider';
 import type { LlmProvider } from '../llm/llm-provider';
 import { AgentDocs } from '../notebook/agent-docs';
 import { AgentStore } from '../store/agent-store';
+import { AgentSettingsService } from '../settings/agent-settings.service';
+import { RunLlmResolver } from '../settings/run-llm';
+import { SettingsCipher } from '../settings/settings-cipher';
 
 /**
  * The agent service's moving parts, usable with or without Nest: the
@@ -28,6 +31,9 @@ export class AgentRuntime {
   readonly tokens: AgentTokens;
   readonly docs: AgentDocs;
   readonly llm: LlmProvider;
+  /** Per-org LLM provider settings; each run's LLM calls resolve their provider through it. */
+  readonly settings: AgentSettingsService;
+  private readonly runLlm: RunLlmResolver;
   client!: Client;
   private clientConnection: Connection | undefined;
   private workerConnection: NativeConnection | undefined;
@@ -61,6 +67,27 @@ export class AgentRuntime {
       },
       { timeoutMs: cfg.QUIRE_AGENT_LLM_TIMEOUT_MS, stream: cfg.QUIRE_AGENT_LLM_STREAM },
     );
+    this.settings = new AgentSettingsService(
+      this.pool,
+      this.store.schema,
+      cfg.QUIRE_AGENT_SETTINGS_KEY
+        ? SettingsCipher.fromEnv(cfg.QUIRE_AGENT_SETTINGS_KEY, cfg.QUIRE_AGENT_SETTINGS_PREVIOUS_KEYS)
+        : null,
+      {
+        kind: cfg.QUIRE_AGENT_LLM_KIND,
+        baseUrl: cfg.QUIRE_AGENT_LLM_BASE_URL,
+        model: cfg.QUIRE_AGENT_LLM_MODEL,
+        apiKey: cfg.QUIRE_AGENT_LLM_API_KEY ?? null,
+        pricePerMTokens: {
+          prompt: cfg.QUIRE_AGENT_LLM_PRICE_PROMPT,
+          completion: cfg.QUIRE_AGENT_LLM_PRICE_COMPLETION,
+        },
+      },
+    );
+    this.runLlm = new RunLlmResolver(this.store, this.settings, {
+      timeoutMs: cfg.QUIRE_AGENT_LLM_TIMEOUT_MS,
+      stream: cfg.QUIRE_AGENT_LLM_STREAM,
+    });
   }
 
   get taskQueue(): string {
@@ -129,6 +156,7 @@ export class AgentRuntime {
           completion: this.cfg.QUIRE_AGENT_LLM_PRICE_COMPLETION,
         },
         bus: this.bus,
+        llmFor: (runId) => this.runLlm.forRun(runId),
       }),
     });
     this.workerRun = this.worker.run().catch((err: unknown) => {

@@ -3,6 +3,8 @@ import {
   AGENT_INTERNAL_ROUTES,
   type AgentReviewRequest,
   type AgentRunDto,
+  type AgentSettingsDto,
+  type PutAgentSettingsRequest,
   type InternalStartAgentRunRequest,
   type NotebookRole,
 } from '@quire/contracts';
@@ -67,6 +69,24 @@ export class AgentServiceClient {
       method: 'POST',
       path: AGENT_INTERNAL_ROUTES.action(runId, action),
       body: body ?? {},
+    });
+  }
+
+  /** The org's LLM provider settings (the caller is an admin of `orgId`; the gateway's route table checked it). */
+  settings(
+    caller: { userId: string; orgId: string },
+    orgId: string,
+    body?: PutAgentSettingsRequest,
+  ): Promise<AgentSettingsDto> {
+    return this.http.json<AgentSettingsDto>({
+      method: body === undefined ? 'GET' : 'PUT',
+      path: AGENT_INTERNAL_ROUTES.settings(orgId),
+      headers: {
+        [AGENT_CALLER_HEADERS.userId]: caller.userId,
+        [AGENT_CALLER_HEADERS.orgId]: caller.orgId,
+        [AGENT_CALLER_HEADERS.orgRole]: 'admin',
+      },
+      ...(body === undefined ? {} : { body }),
     });
   }
 

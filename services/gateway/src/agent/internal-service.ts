@@ -22,7 +22,7 @@ export interface InternalServiceOptions {
 }
 
 export interface InternalCall {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   path: string;
   headers?: Record<string, string>;
   body?: unknown;

@@ -74,6 +74,9 @@ export const ROUTE_RULES: Record<string, AccessRule> = {
   'POST /api/notebooks/:id/kernel/forks': { kind: 'agent-run', min: 'runner' },
   'POST /api/notebooks/:id/kernel/forks/:forkId/execute': { kind: 'agent-run', min: 'runner' },
   'DELETE /api/notebooks/:id/kernel/forks/:forkId': { kind: 'agent-run', min: 'runner' },
+  /** The org's LLM provider for agent runs (the handler also checks :orgId is the caller's org). */
+  'GET /api/orgs/:orgId/agent-settings': { kind: 'org-admin' },
+  'PUT /api/orgs/:orgId/agent-settings': { kind: 'org-admin' },
   /** The compute picker's GPU offer: any member of the org (the handler asks for the caller's org only). */
   'GET /api/gpu/offer': USER,
   // Jupyter Server–compatible API.
