@@ -107,6 +107,8 @@ export interface HostKernelSummary {
   sandboxId: string;
   state: 'starting' | 'running' | 'hibernated' | 'exited';
   lastSnapshotId: string | null;
+  /** Set on a fork (POST …/fork): whose copy it is and the agent run it is billed to. Added compatibly. */
+  fork?: { parentKernelId: string; agentRunId: string };
   /** Latest cgroup reading while running. */
   resources: {
     memoryBytes: number;

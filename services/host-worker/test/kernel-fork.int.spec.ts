@@ -1,8 +1,16 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { agentRunOfForkKernel, forkKernelIdOf, TOPICS, uuidv7, type EventEnvelope } from '@quire/contracts';
+import {
+  agentRunOfForkKernel,
+  forkKernelIdOf,
+  TOPICS,
+  uuidv7,
+  type EventEnvelope,
+  type HostKernelSummary,
+} from '@quire/contracts';
 import { createKafka, EventConsumer } from '@quire/contracts/kafka';
 import { bootstrapService, freePort } from '@quire/service-kit';
 
@@ -95,13 +103,19 @@ describe('kernel fork: a copy of a live kernel, changed without touching the ori
     await consumer.start();
     stateDir = mkdtempSync(join(tmpdir(), 'quire-hw-fork-'));
     host = await bootHost(stateDir);
+    // The kernel comes from the warm pool, as most do: its home is a slot the fork must rebuild for itself.
+    const deadline = Date.now() + 180_000;
+    while (((await call('GET', '/internal/kernels/warm-pool')).body.ready as number) < 1) {
+      if (Date.now() > deadline) throw new Error('warm pool never became ready');
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const started = await call('POST', '/internal/kernels', {
       kernelId,
       tenant: 'org-it',
       notebookId: 'nb-fork',
       userId: 'u-fork',
     });
-    expect(started.status).toBe(201);
+    expect(started).toMatchObject({ status: 201, body: { fromWarmPool: true } });
   });
 
   afterAll(async () => {
@@ -133,6 +147,11 @@ describe('kernel fork: a copy of a live kernel, changed without touching the ori
       error: undefined,
     });
     expect(await execute(forkId, "'x' in globals()")).toMatchObject({ result: 'False' });
+    // Not isolated (README): the user's home volume, which the fork mounts too.
+    await execute(forkId, "open('/home/jovyan/from-the-fork.txt', 'w').write('shared volume')");
+    expect(
+      readFileSync(join(process.env.QUIRE_VOLUMES_DIR!, 'org-it', 'u-fork', 'from-the-fork.txt'), 'utf8'),
+    ).toBe('shared volume');
     expect(await execute(forkId, 'x')).toMatchObject({ error: 'NameError' });
     // Both run at once: the live kernel still has x.
     expect(await execute(kernelId, 'x + 1')).toMatchObject({ result: '42', error: undefined });
@@ -141,13 +160,16 @@ describe('kernel fork: a copy of a live kernel, changed without touching the ori
     const again = await call('POST', `/internal/kernels/${kernelId}/fork`, { forkKernelId: forkId });
     expect(again.body).toMatchObject({ forkKernelId: forkId, existed: true });
 
-    const listed = (await call('GET', '/internal/kernels')).body.kernels as {
-      kernelId: string;
-      state: string;
-    }[];
+    const listed = (await call('GET', '/internal/kernels')).body.kernels as HostKernelSummary[];
     expect(listed.filter((k) => k.state === 'running').map((k) => k.kernelId)).toEqual(
       expect.arrayContaining([kernelId, forkId]),
     );
+    expect(listed.find((k) => k.kernelId === forkId)).toMatchObject({
+      notebookId: 'nb-fork',
+      tenant: 'org-it',
+      fork: { parentKernelId: kernelId, agentRunId },
+    });
+    expect(listed.find((k) => k.kernelId === kernelId)!.fork).toBeUndefined();
 
     // Host events name the fork's kernel id, which carries the agent run it is billed to.
     await until(
@@ -193,6 +215,20 @@ describe('kernel fork: a copy of a live kernel, changed without touching the ori
     expect((await call('DELETE', `/internal/kernels/${forkId}`)).status).toBe(204);
     expect(existsSync(join(stateDir, 'forks', forkId))).toBe(false);
     expect(readdirSync(join(stateDir, 'bundles'))).not.toContain(forkSandbox);
+    const runscIds = (
+      JSON.parse(
+        execFileSync(
+          process.env.QUIRE_RUNSC_PATH ?? '/usr/bin/runsc',
+          ['--root', join(stateDir, 'runsc'), 'list', '--format=json'],
+          {
+            encoding: 'utf8',
+          },
+        ) || '[]',
+      ) as { id: string }[] | null
+    )?.map((c) => c.id);
+    expect(runscIds).not.toContain(forkSandbox);
+    // Its home slot (a warm-pool kernel's layout, rebuilt for the fork) is unmounted and gone.
+    expect(readdirSync(join(process.env.QUIRE_VOLUMES_DIR!, '.slots'))).not.toContain(forkSandbox);
     const after = (await call('GET', '/internal/kernels')).body.kernels as { kernelId: string }[];
     expect(after.map((k) => k.kernelId)).not.toContain(forkId);
     expect(await execute(forkId, '1')).toMatchObject({ result: undefined });

@@ -166,6 +166,7 @@ export class KernelHost {
       sandboxId: k.sandbox.id,
       state: k.sandbox.state,
       lastSnapshotId: k.lastSnapshot?.snapshotId ?? null,
+      ...(k.fork ? { fork: { parentKernelId: k.fork.parentKernelId, agentRunId: k.fork.agentRunId } } : {}),
       resources: k.sandbox.state === 'running' ? (k.sandbox.resources() ?? null) : null,
     }));
   }
