@@ -225,6 +225,21 @@ describe('agent settings per org (gateway → agent service)', () => {
     expect(orgLlm.requests).toHaveLength(1);
   });
 
+  it('a provider that answers garbage ends the run with llm_error naming the provider (after its retries)', async () => {
+    const nb = await createNotebook(gateway.url, admin.token, 'garbage answer');
+    const garbage = {
+      kind: 'raw' as const,
+      contentType: 'application/json',
+      body: '{"choices": "not a list',
+    };
+    orgLlm.reset(garbage, garbage, garbage);
+    const run = await runToEnd(admin.token, nb.id);
+    expect(run.finishReason).toBe('llm_error');
+    expect(run.summary).toContain(`openai at ${new URL(orgLlm.origin).host}`);
+    expect(orgLlm.requests).toHaveLength(3);
+    expect(defaultLlm.requests).toHaveLength(0);
+  });
+
   it('never writes the key to either service’s log', () => {
     const logs = [...agent.lines, ...gateway.lines].join('\n');
     expect(logs.length).toBeGreaterThan(0);
