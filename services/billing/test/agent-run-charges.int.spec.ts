@@ -9,6 +9,7 @@ import {
   ExecuteStarted,
   KernelRequested,
   KernelStateChanged,
+  SandboxExited,
   SandboxStarted,
   type EventEnvelope,
 } from '@quire/contracts';
@@ -262,6 +263,33 @@ describe('billing: an agent run is charged to its own budget, never to the compu
         },
       }),
     ];
+    // Step 2 ran as a dry run in a forked kernel (1 core, 1 GiB) for 10 s: billed to the run.
+    const forkId = `fork.${runId}.step-2`;
+    const forkSandbox = { hostId: 'h-1', sandboxId: `${forkId}-sb`, kernelId: forkId };
+    agentEvents.push(
+      createEvent(SandboxStarted, {
+        ...common(forkId),
+        time: at(21_000),
+        data: {
+          ...forkSandbox,
+          runtime: 'gvisor',
+          fromWarmPool: false,
+          bootMs: 1500,
+          limits: { memoryBytes: 2 ** 30, cpuQuota: 1, pids: 1024 },
+        },
+      }),
+      createEvent(SandboxExited, {
+        ...common(forkId),
+        time: at(31_000),
+        data: {
+          ...forkSandbox,
+          reason: 'killed',
+          exitCode: null,
+          signal: 'SIGKILL',
+          message: 'fork discarded',
+        },
+      }),
+    );
     await deliver(agentEvents);
 
     const charges = await api<AgentRunCharges>(`/api/billing/orgs/${org}/agent-runs/${runId}/charges`);
@@ -275,8 +303,9 @@ describe('billing: an agent run is charged to its own budget, never to the compu
       tokens: String(finishedTokens.prompt + finishedTokens.completion),
       steps: '3',
       cost: [{ amount: '0.027950000', currency: 'USD' }],
-      // From 2026-12 the run pays its LLM cost (agent-cost at 1 per USD); tokens and steps are not priced again.
-      total: { amount: '0.027950', currency: 'USD' },
+      // From 2026-12 the run pays its LLM cost (agent-cost at 1 per USD; tokens and steps are not priced
+      // again) and its fork: 10 CPU-seconds × 0.0000125 + 10 GiB-seconds × 0.0000016 = 0.000141.
+      total: { amount: '0.028091', currency: 'USD' },
     });
     expect(charges.lines.find((l) => l.resource === 'agent-cost')).toMatchObject({
       sku: 'agent-cost/USD',
@@ -297,7 +326,14 @@ describe('billing: an agent run is charged to its own budget, never to the compu
       { resource: 'agent-cost', charge_to: 'agent-run', base: '27950000' },
       { resource: 'agent-steps', charge_to: 'agent-run', base: '3' },
       { resource: 'agent-tokens', charge_to: 'agent-run', base: '9410' },
+      { resource: 'cpu', charge_to: 'agent-run', base: String(1000 * 10_000) },
+      { resource: 'memory', charge_to: 'agent-run', base: String(2 ** 30 * 10_000) },
     ]);
+    expect(charges.lines.find((l) => l.resource === 'cpu')).toMatchObject({
+      sku: 'cpu/team',
+      quantity: '10.000000000',
+      unit: 'cpu-second',
+    });
 
     // The month's list of runs.
     const list = await api<{ runs: AgentRunSummary[] }>(`/api/billing/orgs/${org}/agent-runs?month=2026-12`);

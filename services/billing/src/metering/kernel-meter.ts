@@ -1,3 +1,4 @@
+import { agentRunOfFork, meterForkKernel } from './fork-meter';
 import { firstDead, type HostLiveness } from './host-liveness';
 import {
   addUsage,
@@ -149,6 +150,8 @@ export function meterKernel(
   hosts: ReadonlyMap<string, HostLiveness>,
   p: KernelMeterParams,
 ): KernelMeterResult {
+  const forkOf = agentRunOfFork(kernelId);
+  if (forkOf !== null) return meterForkKernel(kernelId, forkOf, unsorted, hosts, p);
   const events = [...unsorted].sort(byTimeThenId);
   const W = p.watermark;
   const usage: UsageMap = new Map();

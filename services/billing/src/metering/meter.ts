@@ -299,7 +299,13 @@ export class Meter {
               resource, sku, charge_to, base_quantity::text AS base, event_count, first_event_time, last_event_time,
               ${where === 'kernel' ? 'kernel_id' : 'agent_run_id'} AS owner
          FROM ${this.t.current}
-        WHERE ${where === 'kernel' ? 'kernel_id = ANY($1) AND agent_run_id IS NULL' : 'agent_run_id = ANY($1)'}`,
+        WHERE ${
+          // A kernel owns its cpu / memory / gpu / snapshot rows (a dry-run fork's carry its run id too);
+          // an agent run owns its agent-* rows.
+          where === 'kernel'
+            ? "kernel_id = ANY($1) AND resource NOT LIKE 'agent-%'"
+            : "agent_run_id = ANY($1) AND resource LIKE 'agent-%'"
+        }`,
       [ids],
     );
     const out = new Map<string, Map<string, CurrentRow>>();
