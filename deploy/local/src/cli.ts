@@ -124,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
       info(`QUIRE_S3_SECRET_ACCESS_KEY=${secret(30)}`);
       info(`QUIRE_TOKEN_SIGNING_KEY=${secret(48)}`);
       info(`QUIRE_INTERNAL_TOKEN=${secret(32)}`);
+      info(`QUIRE_AGENT_SETTINGS_KEY=${randomBytes(32).toString('base64')}`);
       return 0;
     }
     case 'env':

@@ -13,6 +13,7 @@ const credentials = {
   QUIRE_S3_SECRET_ACCESS_KEY: 'sk',
   QUIRE_TOKEN_SIGNING_KEY: 'tk',
   QUIRE_INTERNAL_TOKEN: 'it',
+  QUIRE_AGENT_SETTINGS_KEY: 'it',
 };
 
 async function compose(file: string, args: string[], env: Record<string, string> = credentials) {
@@ -33,6 +34,7 @@ describe('deploy/docker-compose.yml', () => {
       'billing',
       'doc-sync',
       'gateway',
+      'gpu-scheduler',
       'kafka',
       'platform-init',
       'postgres',

@@ -33,6 +33,11 @@ export const gpuSchedulerConfigSchema = z.object({
   QUIRE_GPU_BACKFILL_MAX_WAIT_MS: ms.default(5 * 60_000),
   /** A tenant's GPU quota in memory slots (a whole GPU = 8) unless set per tenant (PUT /internal/gpu/quotas/:tenant). */
   QUIRE_GPU_DEFAULT_QUOTA_SLOTS: z.coerce.number().int().nonnegative().default(16),
+  /**
+   * Serve one fleet: only hosts whose heartbeat labels carry `quire.fleet=<this>` join the
+   * inventory (one scheduler per region or cluster; tests use it to keep their hosts apart). Unset: every host.
+   */
+  QUIRE_GPU_FLEET: z.string().min(1).max(100).optional(),
   QUIRE_GPU_OUTBOX_INTERVAL_MS: ms.default(200),
 });
 

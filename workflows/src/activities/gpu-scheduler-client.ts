@@ -29,6 +29,8 @@ export class GpuSchedulerClient {
   constructor(
     private readonly baseUrl: string,
     private readonly timeoutMs = 15_000,
+    /** QUIRE_INTERNAL_TOKEN, sent as a bearer token when the scheduler asks for one. */
+    private readonly token?: string,
   ) {
     if (!/^https?:\/\//.test(baseUrl))
       throw new Error(`QUIRE_GPU_SCHEDULER_URL must be an http(s) URL, got "${baseUrl}"`);
@@ -57,7 +59,10 @@ export class GpuSchedulerClient {
     try {
       res = await fetch(new URL(path, this.baseUrl), {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });

@@ -44,9 +44,11 @@ export const lifecycleConfigSchema = z.object({
   QUIRE_WARM_POOL_MAX: z.coerce.number().int().min(0).default(16),
   /** 0 disables the autoscaler (tests that size pools themselves). */
   QUIRE_WARM_POOL_AUTOSCALE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(60_000),
-  /** Consumer group of the Kafka → Temporal bridge (shared by every worker instance). */
   /** The gpu-scheduler's internal API (GPU kernels); unset: GPU kernels are refused with a clear error. */
   QUIRE_GPU_SCHEDULER_URL: z.string().url().optional(),
+  /** Presented to the gpu-scheduler when set (it asks for it when it has one). */
+  QUIRE_INTERNAL_TOKEN: z.string().min(16).optional(),
+  /** Consumer group of the Kafka → Temporal bridge (shared by every worker instance). */
   QUIRE_LIFECYCLE_BRIDGE_GROUP: z.string().default('workflows-lifecycle-bridge'),
 });
 export type LifecycleConfig = z.infer<typeof lifecycleConfigSchema>;
@@ -133,7 +135,9 @@ export async function startLifecycleRuntime(
     place,
     placed: (kernelId, hostId) => registry.placed(kernelId, hostId),
     ...(cfg.QUIRE_GPU_SCHEDULER_URL
-      ? { gpuScheduler: new GpuSchedulerClient(cfg.QUIRE_GPU_SCHEDULER_URL) }
+      ? {
+          gpuScheduler: new GpuSchedulerClient(cfg.QUIRE_GPU_SCHEDULER_URL, 15_000, cfg.QUIRE_INTERNAL_TOKEN),
+        }
       : {}),
     gpuCheckpoint: (hostId, device) => registry.gpuCheckpoint(hostId, device),
     warmPoolPlan: () =>

@@ -4,7 +4,7 @@ import { gvisor } from './gvisor';
 import { kafka } from './kafka';
 import { kernelEnv } from './kernel-env';
 import { localLlm } from './local-llm';
-import { agent, billing, docSync, gateway, hostWorker, workflowWorker } from './node-services';
+import { agent, billing, docSync, gateway, gpuScheduler, hostWorker, workflowWorker } from './node-services';
 import { objectStore } from './object-store';
 import { postgres } from './postgres';
 import { temporal } from './temporal';
@@ -22,6 +22,7 @@ export const INFRASTRUCTURE: readonly Component[] = [
 ];
 /** Quire's own processes; started after the infrastructure, in this order. */
 export const SERVICES: readonly Component[] = [
+  gpuScheduler,
   workflowWorker,
   hostWorker,
   billing,
@@ -41,6 +42,7 @@ export {
   composeCli,
   docSync,
   gateway,
+  gpuScheduler,
   hostWorker,
   gvisor,
   kafka,

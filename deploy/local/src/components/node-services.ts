@@ -122,3 +122,11 @@ export const agent = nodeService({
       process.env.QUIRE_AGENT_LLM_BASE_URL ?? `http://${ctx.config.bindHost}:${ctx.config.ports.localLlm}/v1`,
   }),
 });
+
+export const gpuScheduler = nodeService({
+  name: 'gpu-scheduler',
+  title: 'Quire gpu-scheduler',
+  entry: 'services/gpu-scheduler/src/main.ts',
+  port: (ctx) => ctx.config.ports.gpuScheduler,
+  portEnv: 'QUIRE_GPU_SCHEDULER_PORT',
+});

@@ -16,6 +16,9 @@ import { GpuScheduler } from '../scheduling/gpu-scheduler';
 import { InventoryViews } from '../scheduling/inventory-views';
 import { OutboxPublisher } from '../store/outbox';
 
+/** The heartbeat label that names a host's fleet (QUIRE_GPU_FLEET). */
+export const FLEET_LABEL = 'quire.fleet';
+
 /**
  * The scheduler's moving parts, with or without Nest: PostgreSQL (schema and
  * decisions), one Kafka consumer in a group shared by every instance
@@ -112,6 +115,8 @@ export class SchedulerRuntime {
     const time = new Date(e.time);
     if (e.type === HostHeartbeat.type) {
       const d = e.data as EventData<typeof HostHeartbeat>;
+      if (this.cfg.QUIRE_GPU_FLEET !== undefined && d.labels[FLEET_LABEL] !== this.cfg.QUIRE_GPU_FLEET)
+        return;
       await this.scheduler.applyHeartbeat(d.hostId, time, d.gpus);
     } else if (e.type === KernelStateChanged.type) {
       const d = e.data as EventData<typeof KernelStateChanged>;

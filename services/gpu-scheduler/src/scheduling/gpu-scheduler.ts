@@ -104,7 +104,12 @@ export class GpuScheduler {
       if (again.rows.length) return;
       const now = new Date();
       const everRunnable = view.gpus.some((g) => runnableOn(g, req.profile));
-      const quota = view.quotas.get(req.tenant) ?? this.opts.defaultQuotaSlots;
+      const { rows: q } = await c.query<{ max_slots: number }>(
+        `SELECT max_slots FROM ${this.t.quotas} WHERE tenant = $1`,
+        [req.tenant],
+      );
+      const quota = q[0]?.max_slots ?? this.opts.defaultQuotaSlots;
+      view.quotas.set(req.tenant, quota);
       let phase: RequestRow['phase'] = 'queued';
       let reason: string | null = null;
       if (!everRunnable) {
@@ -508,26 +513,25 @@ export class GpuScheduler {
 
   private async loadView(q: Pool | PoolClient, gpuType: string): Promise<PoolView> {
     const lossS = this.opts.hostLossAfterMs / 1000;
-    const [gpus, held, queued, past] = await Promise.all([
-      q.query<GpuRow>(
-        `SELECT g.*, (g.present AND h.lost_at IS NULL AND h.last_beat_at > now() - make_interval(secs => $2::float8)) AS usable
+    const gpus = await q.query<GpuRow>(
+      `SELECT g.*, (g.present AND h.lost_at IS NULL AND h.last_beat_at > now() - make_interval(secs => $2::float8)) AS usable
            FROM ${this.t.gpus} g JOIN ${this.t.hosts} h USING (host_id) WHERE g.gpu_type = $1 ORDER BY g.host_id, g.gpu_index`,
-        [gpuType, lossS],
-      ),
-      q.query<RequestRow>(`SELECT * FROM ${this.t.requests} WHERE gpu_type = $1 AND phase = 'allocated'`, [
-        gpuType,
-      ]),
-      q.query<RequestRow>(
-        `SELECT * FROM ${this.t.requests} WHERE gpu_type = $1 AND phase = 'queued' ORDER BY queue_seq`,
-        [gpuType],
-      ),
-      q.query<{ ms: number }>(
-        `SELECT extract(epoch FROM (released_at - allocated_at)) * 1000 AS ms FROM ${this.t.requests}
+      [gpuType, lossS],
+    );
+    const held = await q.query<RequestRow>(
+      `SELECT * FROM ${this.t.requests} WHERE gpu_type = $1 AND phase = 'allocated'`,
+      [gpuType],
+    );
+    const queued = await q.query<RequestRow>(
+      `SELECT * FROM ${this.t.requests} WHERE gpu_type = $1 AND phase = 'queued' ORDER BY queue_seq`,
+      [gpuType],
+    );
+    const past = await q.query<{ ms: number }>(
+      `SELECT extract(epoch FROM (released_at - allocated_at)) * 1000 AS ms FROM ${this.t.requests}
           WHERE gpu_type = $1 AND phase = 'released' AND allocated_at IS NOT NULL
           ORDER BY released_at DESC LIMIT 50`,
-        [gpuType],
-      ),
-    ]);
+      [gpuType],
+    );
     const tenants = [...new Set([...held.rows, ...queued.rows].map((r) => r.tenant))];
     const quotas = new Map<string, number>();
     if (tenants.length) {

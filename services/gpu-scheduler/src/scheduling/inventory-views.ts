@@ -108,7 +108,8 @@ function freeCount(view: PoolView, gpuType: string, profile: string): number {
 
 /** `NVIDIA H100 80GB HBM3` → `H100 80GB`; else the type key. */
 export function modelLabel(model: string, gpuType: string): string {
-  const m = /(?:NVIDIA\s+)?([A-Z]+\d+[A-Z]*)\s*(?:[\w-]*\s)?(\d+\s?GB)?/i.exec(model);
+  const m =
+    /^(?:NVIDIA\s+)?(?:Tesla\s+)?([A-Z]+\d+[A-Z]*)(?:\s+(?:NVL|PCIe|SXM\d?))?(?:\s+(\d+\s?GB))?/i.exec(model);
   if (m?.[1]) return m[2] ? `${m[1]} ${m[2].replace(/\s/g, '')}` : m[1];
   return gpuType;
 }
