@@ -39,6 +39,8 @@ export interface EventConsumerOptions {
   logger?: ConsumerLogger;
   onProcessed?: (event: EventEnvelope, meta: MessageMeta) => void;
   onDeadLettered?: (reason: string, meta: MessageMeta) => void;
+  /** The registry name of a subscribed topic (deployments that prefix topic names, e.g. `staging.`). */
+  registryTopicOf?: (subscribed: string) => string;
 }
 
 export const DLQ_HEADER = {
@@ -108,7 +110,7 @@ export class EventConsumer {
       if (!def) {
         throw new EventValidationError('unknown event type', [`${attrs.type} v${attrs.schemaVersion}`]);
       }
-      if (def.topic !== topic) {
+      if (def.topic !== (this.opts.registryTopicOf?.(topic) ?? topic)) {
         throw new EventValidationError('event on the wrong topic', [
           `${def.type} belongs on ${def.topic}, not ${topic}`,
         ]);

@@ -38,6 +38,11 @@ export const gpuSchedulerConfigSchema = z.object({
    * inventory (one scheduler per region or cluster; tests use it to keep their hosts apart). Unset: every host.
    */
   QUIRE_GPU_FLEET: z.string().min(1).max(100).optional(),
+  /** Namespace of every topic the scheduler reads and writes (e.g. `staging.`); every service of a deployment uses the same. */
+  QUIRE_GPU_SCHEDULER_TOPIC_PREFIX: z
+    .string()
+    .regex(/^([a-z0-9-]+\.)?$/, 'empty or like `staging.`')
+    .default(''),
   QUIRE_GPU_OUTBOX_INTERVAL_MS: ms.default(200),
 });
 

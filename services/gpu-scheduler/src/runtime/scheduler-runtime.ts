@@ -62,11 +62,18 @@ export class SchedulerRuntime {
     });
     this.producer = createProducer(this.kafka);
     await this.producer.connect();
-    this.publisher = new OutboxPublisher(this.pool, this.scheduler.t, this.producer, TOPICS.gpu.name);
+    const prefix = this.cfg.QUIRE_GPU_SCHEDULER_TOPIC_PREFIX;
+    this.publisher = new OutboxPublisher(
+      this.pool,
+      this.scheduler.t,
+      this.producer,
+      `${prefix}${TOPICS.gpu.name}`,
+    );
     this.consumer = new EventConsumer({
       kafka: this.kafka,
       groupId: this.cfg.QUIRE_GPU_SCHEDULER_GROUP_ID,
-      topics: [TOPICS.hostEvents.name, TOPICS.kernelLifecycle.name],
+      topics: [TOPICS.hostEvents.name, TOPICS.kernelLifecycle.name].map((t) => `${prefix}${t}`),
+      registryTopicOf: (t) => (t.startsWith(prefix) ? t.slice(prefix.length) : t),
       handler: (e) => this.apply(e),
       logger: this.log,
     });

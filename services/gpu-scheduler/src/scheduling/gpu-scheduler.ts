@@ -428,7 +428,7 @@ export class GpuScheduler {
               allocatedAt: r.allocated_at.toISOString(),
             }
           : null,
-      reason: r.phase === 'released' ? (r.detail ?? r.reason) : reason,
+      reason: r.phase === 'released' && r.detail ? `${r.reason}: ${r.detail}` : reason,
       requestedAt: r.requested_at.toISOString(),
       cudaCheckpoint,
     };
