@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   freePort,
   restartServiceProcess,
@@ -108,11 +109,21 @@ export function runscContainers(stateDir: string): { id: string; status: string 
   return list ?? [];
 }
 
-/** Removes whatever a killed host worker left behind (test cleanup only). */
+/**
+ * Removes whatever a killed host worker left behind (test cleanup only): its
+ * sandboxes, and the `null-netns` bind mount a current runsc makes inside its
+ * --root when no --shared-root is set (so the folder can be deleted: EBUSY otherwise).
+ */
 export function removeRunscContainers(stateDir: string): void {
   const runsc = process.env.QUIRE_RUNSC_PATH ?? '/usr/bin/runsc';
   for (const c of runscContainers(stateDir)) {
     spawnSync(runsc, ['--root', join(stateDir, 'runsc'), 'kill', c.id, 'KILL'], { stdio: 'ignore' });
     spawnSync(runsc, ['--root', join(stateDir, 'runsc'), 'delete', '-force', c.id], { stdio: 'ignore' });
   }
+  const root = join(resolve(stateDir), 'runsc');
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => !!m && m.startsWith(`${root}/`));
+  for (const m of mounts) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
 }

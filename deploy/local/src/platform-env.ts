@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { selectedRunsc, sharedRunscRoot } from './components/gvisor';
 import type { PlatformContext } from './platform-context';
 
 /**
@@ -40,5 +41,11 @@ export function platformEnv(ctx: PlatformContext): Record<string, string> {
     QUIRE_CACHE_DIR: config.cacheDir,
     QUIRE_KERNEL_ENV: join(config.cacheDir, 'kernel-env'),
     QUIRE_TEMPORAL_CLI: join(config.cacheDir, 'bin', `temporal-${config.versions.temporalCli}`, 'temporal'),
+    // The pinned static runsc when it is built, else Debian's; QUIRE_RUNSC_PATH overrides.
+    QUIRE_RUNSC_PATH: selectedRunsc(ctx).path,
+    // One null network namespace for the gofers of every sandbox on this machine (runsc --shared-root).
+    QUIRE_RUNSC_SHARED_ROOT: process.env.QUIRE_RUNSC_SHARED_ROOT || sharedRunscRoot(ctx),
+    // Unset: the sandbox driver picks systrap where the binary has it, else ptrace.
+    ...(process.env.QUIRE_RUNSC_PLATFORM ? { QUIRE_RUNSC_PLATFORM: process.env.QUIRE_RUNSC_PLATFORM } : {}),
   };
 }

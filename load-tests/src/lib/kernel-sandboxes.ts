@@ -16,10 +16,8 @@ export const SHIM_DIR = join(REPO_ROOT, 'sandbox-runtimes', 'kernel-shim');
 /** A private runsc root and work folder for one benchmark run, removed by `dispose()`. */
 export class BenchHost {
   readonly workDir = mkdtempSync(join(tmpdir(), 'quire-bench-'));
-  readonly runsc = new Runsc({
-    rootDir: join(this.workDir, 'runsc'),
-    ...(process.env.QUIRE_RUNSC_PATH ? { runscPath: process.env.QUIRE_RUNSC_PATH } : {}),
-  });
+  /** QUIRE_RUNSC_PATH (the launcher's choice), its platform (QUIRE_RUNSC_PLATFORM or the best it has). */
+  readonly runsc = new Runsc({ rootDir: join(this.workDir, 'runsc') });
   readonly kernelEnvDir = requireEnv('QUIRE_KERNEL_ENV');
   private n = 0;
 
@@ -51,12 +49,9 @@ export class BenchHost {
 
   /** Kills whatever is still running under this runsc root and removes the folder. Returns leftovers found. */
   async dispose(): Promise<string[]> {
-    const left = await this.runsc.list().catch(() => []);
-    for (const s of left) {
-      await this.runsc.kill(s.id, 'KILL', true).catch(() => undefined);
-      await this.runsc.delete(s.id).catch(() => undefined);
-    }
+    // Kills, deletes, unmounts runsc's null-netns inside the root, removes it.
+    const left = await this.runsc.removeRoot();
     rmSync(this.workDir, { recursive: true, force: true });
-    return left.map((s) => s.id);
+    return left;
   }
 }

@@ -1,21 +1,158 @@
-import { execFile, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import {
+  execFile,
+  spawn,
+  spawnSync,
+  type ChildProcess,
+  type ChildProcessWithoutNullStreams,
+} from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
+/** Debian's runsc (build 2022-12-19, ptrace only): the fallback when no current build is configured. */
+export const DEBIAN_RUNSC_PATH = '/usr/bin/runsc';
+
+/**
+ * The runsc a process uses when it is not given one: `QUIRE_RUNSC_PATH` (the
+ * launcher sets it to the pinned static build when that is installed, see
+ * deploy/local/src/components/gvisor.ts), else Debian's.
+ */
+export function defaultRunscPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.QUIRE_RUNSC_PATH || DEBIAN_RUNSC_PATH;
+}
+
 /**
  * Drives gVisor's `runsc` for one host: every sandbox's state lives under one
  * `--root` folder, so a restarted host worker finds its sandboxes again with
- * `list`. Networking is always `none` (the Debian build cannot checkpoint a
- * sandbox with a network stack; see shared/INFRA.md).
+ * `list`. Networking is always `none` (checkpoint needs it; see shared/INFRA.md).
+ * The platform follows the binary: systrap where runsc has it (current builds),
+ * ptrace on Debian's 2022 build, or `platform` / `QUIRE_RUNSC_PLATFORM`.
  */
 export interface RunscOptions {
+  /** Default: QUIRE_RUNSC_PATH, else /usr/bin/runsc. */
   runscPath?: string;
   /** runsc's state folder for this host. */
   rootDir: string;
+  /** `systrap`, `ptrace` or `kvm`; default QUIRE_RUNSC_PLATFORM, else the best this runsc has. */
+  platform?: string;
+  /**
+   * `--shared-root` (current runsc only): state shared by sandboxes of the
+   * machine, i.e. the empty "null" network namespace of the gofers, made once
+   * and reused; without it each `--root` makes its own on its first sandbox.
+   * Default QUIRE_RUNSC_SHARED_ROOT; unset: runsc uses `--root`.
+   */
+  sharedRootDir?: string;
   /** Extra global flags, e.g. ['--debug', '--debug-log=/tmp/runsc/']. */
   extraFlags?: string[];
+}
+
+/** What a runsc binary is: its version line and the platforms its `--platform` flag accepts. */
+export interface RunscInfo {
+  path: string;
+  /** e.g. `0.0~20221219.0` (Debian) or `release-20260831.0` / `VERSION_MISSING` (a module build). */
+  version: string;
+  /** Platforms named in `runsc flags`' description of `-platform`, e.g. ['systrap', 'ptrace', 'kvm']. */
+  platforms: string[];
+  /** The platform this runsc uses when none is given. */
+  defaultPlatform: string | undefined;
+  /** It has `--shared-root` (and so a null-netns bind mount to undo before removing that folder). */
+  sharedRoot: boolean;
+}
+
+/** Preferred first: systrap is ~15x cheaper per syscall than ptrace here; KVM does not start on our VMs. */
+const PLATFORM_PREFERENCE = ['systrap', 'ptrace'];
+
+const infoCache = new Map<string, RunscInfo>();
+
+/**
+ * Reads `runsc --version` and `runsc flags` (a few ms; cached per path). Throws
+ * a RunscError naming the binary when it is missing or does not run.
+ */
+export function probeRunsc(path: string): RunscInfo {
+  const cached = infoCache.get(path);
+  if (cached) return cached;
+  if (!existsSync(path))
+    throw new RunscError(
+      'runsc',
+      '',
+      `runsc not found at ${path}: run \`npm start\` (installs gVisor), apt-get install runsc, or set QUIRE_RUNSC_PATH`,
+    );
+  const version = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  const line = /runsc version (\S+)/.exec(version.stdout ?? '');
+  if (version.status !== 0 || !line)
+    throw new RunscError(
+      'runsc --version',
+      version.stderr ?? '',
+      `${path} --version failed (${version.error?.message ?? (version.status === 0 ? 'no "runsc version" line' : `exit ${version.status}`)}): ${(version.stderr ?? '').trim().slice(-300)}`,
+    );
+  const flags = spawnSync(path, ['flags'], { encoding: 'utf8', timeout: 10_000 });
+  // runsc prints its flags on stderr:
+  // "-platform string\n    \tspecifies which platform to use: systrap (default), ptrace, kvm. (default \"systrap\")"
+  const flagText = `${flags.stdout ?? ''}${flags.stderr ?? ''}`;
+  const text = /-platform string\s*\n\s*specifies which platform to use:([^\n]*)/.exec(flagText)?.[1] ?? '';
+  const sharedRoot = /^\s*-shared-root\b/m.test(flagText);
+  const platforms = [...text.matchAll(/\b(systrap|ptrace|kvm)\b/g)].map((m) => m[1]!);
+  const info: RunscInfo = {
+    path,
+    version: line[1]!,
+    platforms: [...new Set(platforms.length > 0 ? platforms : ['ptrace'])],
+    defaultPlatform: /default "(\w+)"/.exec(text)?.[1] ?? /(\w+) \(default\)/.exec(text)?.[1],
+    sharedRoot,
+  };
+  infoCache.set(path, info);
+  return info;
+}
+
+/** The platform sandboxes of this runsc run on: the one asked for (checked), else the best it has. */
+export function chooseRunscPlatform(info: RunscInfo, requested?: string): string {
+  if (requested) {
+    if (!info.platforms.includes(requested))
+      throw new RunscError(
+        'runsc',
+        '',
+        `QUIRE_RUNSC_PLATFORM=${requested}: ${info.path} (runsc ${info.version}) has only ${info.platforms.join(', ')}`,
+      );
+    return requested;
+  }
+  return PLATFORM_PREFERENCE.find((p) => info.platforms.includes(p)) ?? info.platforms[0]!;
+}
+
+/**
+ * Mount points at or below `dir` (from /proc/self/mountinfo), deepest first.
+ * A current runsc bind-mounts a `null-netns` file inside its `--root` folder.
+ */
+export function mountsUnder(dir: string): string[] {
+  const base = resolve(dir);
+  let table: string;
+  try {
+    table = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const unescape = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return table
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p)
+    .map(unescape)
+    .filter((p) => p === base || p.startsWith(`${base}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes a runsc `--root` folder (or any folder holding one): unmounts what
+ * runsc mounted inside it first (its `null-netns` bind mount; rmdir fails with
+ * EBUSY otherwise). Kill and delete the sandboxes before calling this.
+ */
+export function removeRunscRoot(dir: string): void {
+  for (const mount of mountsUnder(dir)) {
+    const r = spawnSync('umount', [mount], { encoding: 'utf8' });
+    if (r.status !== 0) spawnSync('umount', ['-l', mount], { encoding: 'utf8' });
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 export class RunscError extends Error {
@@ -38,16 +175,21 @@ export interface SandboxState {
 
 export class Runsc {
   readonly path: string;
+  readonly info: RunscInfo;
+  /** The `--platform` every sandbox of this driver runs on. */
+  readonly platform: string;
+  /** `--shared-root`, when this runsc has it and one is configured. */
+  readonly sharedRootDir: string | undefined;
 
   constructor(private readonly opts: RunscOptions) {
-    this.path = opts.runscPath ?? '/usr/bin/runsc';
-    if (!existsSync(this.path)) {
-      throw new RunscError(
-        'runsc',
-        '',
-        `runsc not found at ${this.path}: install gVisor (apt-get install runsc) or set QUIRE_RUNSC_PATH`,
-      );
-    }
+    this.path = opts.runscPath ?? defaultRunscPath();
+    this.info = probeRunsc(this.path);
+    this.platform = chooseRunscPlatform(
+      this.info,
+      opts.platform ?? (process.env.QUIRE_RUNSC_PLATFORM || undefined),
+    );
+    const shared = opts.sharedRootDir ?? (process.env.QUIRE_RUNSC_SHARED_ROOT || undefined);
+    this.sharedRootDir = shared && this.info.sharedRoot ? resolve(shared) : undefined;
     if (process.getuid?.() !== 0) {
       throw new RunscError(
         'runsc',
@@ -56,10 +198,22 @@ export class Runsc {
       );
     }
     mkdirSync(opts.rootDir, { recursive: true });
+    if (this.sharedRootDir) mkdirSync(this.sharedRootDir, { recursive: true, mode: 0o700 });
+  }
+
+  get rootDir(): string {
+    return this.opts.rootDir;
   }
 
   private globalFlags(): string[] {
-    return ['--root', this.opts.rootDir, '--network=none', ...(this.opts.extraFlags ?? [])];
+    return [
+      '--root',
+      this.opts.rootDir,
+      '--network=none',
+      `--platform=${this.platform}`,
+      ...(this.sharedRootDir ? ['--shared-root', this.sharedRootDir] : []),
+      ...(this.opts.extraFlags ?? []),
+    ];
   }
 
   private async exec(args: string[], timeoutMs = 60_000): Promise<string> {
@@ -207,6 +361,20 @@ export class Runsc {
         return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Kills and deletes every sandbox under this `--root`, then removes the
+   * folder (runsc's mounts inside it first). Returns the ids it found.
+   */
+  async removeRoot(): Promise<string[]> {
+    const left = await this.list().catch(() => []);
+    for (const s of left) {
+      await this.kill(s.id, 'KILL', true).catch(() => undefined);
+      await this.delete(s.id).catch(() => undefined);
+    }
+    removeRunscRoot(this.opts.rootDir);
+    return left.map((s) => s.id);
   }
 
   async list(): Promise<SandboxState[]> {

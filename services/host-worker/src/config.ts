@@ -27,7 +27,12 @@ export const hostWorkerConfigSchema = z.object({
   QUIRE_KERNEL_SHIM_DIR: z
     .string()
     .default(resolve(__dirname, '..', '..', '..', 'sandbox-runtimes', 'kernel-shim')),
+  /** The launcher sets the pinned static build when it is installed; Debian's 2022 build otherwise. */
   QUIRE_RUNSC_PATH: z.string().default('/usr/bin/runsc'),
+  /** `systrap`, `ptrace` or `kvm`; unset: systrap where the runsc has it, else ptrace. */
+  QUIRE_RUNSC_PLATFORM: z.enum(['systrap', 'ptrace', 'kvm']).optional(),
+  /** runsc `--shared-root` (current runsc): one null network namespace for every sandbox on the machine. */
+  QUIRE_RUNSC_SHARED_ROOT: z.string().optional(),
   /** `gvisor` (default), or `process`: unsandboxed, development only, needs the flag below. */
   QUIRE_KERNEL_RUNTIME: z.enum(['gvisor', 'process']).default('gvisor'),
   QUIRE_ALLOW_UNSAFE_PROCESS_RUNTIME: z.enum(['true', 'false']).default('false'),

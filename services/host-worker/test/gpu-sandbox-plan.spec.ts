@@ -150,7 +150,11 @@ describe('starting a sandbox with a GPU', () => {
     const dir = await mkdtemp(join(tmpdir(), 'quire-runsc-args-'));
     const fakeRunsc = join(dir, 'runsc');
     const argsFile = join(dir, 'args');
-    await writeFile(fakeRunsc, `#!/bin/sh\nprintf '%s\\n' "$@" > '${argsFile}'\n`);
+    // Answers the driver's probe (--version, flags) like Debian's runsc, records everything else.
+    await writeFile(
+      fakeRunsc,
+      `#!/bin/sh\n[ "$1" = --version ] && { echo 'runsc version fake'; exit 0; }\n[ "$1" = flags ] && exit 0\nprintf '%s\\n' "$@" > '${argsFile}'\n`,
+    );
     await chmod(fakeRunsc, 0o755);
     const runsc = new Runsc({ runscPath: fakeRunsc, rootDir: join(dir, 'root') });
     const devNull = openSync('/dev/null', 'r+');
@@ -163,6 +167,8 @@ describe('starting a sandbox with a GPU', () => {
     const args = (await readFile(argsFile, 'utf8')).trim().split('\n');
     expect(args.indexOf('--nvproxy')).toBeGreaterThan(-1);
     expect(args.indexOf('--nvproxy')).toBeLessThan(args.indexOf('run'));
+    // A runsc whose flags name no systrap (Debian's) runs on ptrace.
+    expect(args.indexOf('--platform=ptrace')).toBeLessThan(args.indexOf('run'));
     expect(args.slice(-3)).toEqual(['--bundle', join(dir, 'bundle'), 'k-1']);
     await rm(dir, { recursive: true, force: true });
   });

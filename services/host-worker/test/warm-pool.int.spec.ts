@@ -43,6 +43,7 @@ describe('warm pool of gVisor kernel sandboxes', () => {
     await pool?.close();
     await Promise.all(handedOut.map((s) => s.terminate().catch(() => undefined)));
     const left = await host.runsc.list();
+    await host.runsc.removeRoot(); // unmounts runsc's null-netns in it first (EBUSY otherwise)
     rmSync(host.workDir, { recursive: true, force: true });
     expect(left).toEqual([]);
   });

@@ -125,7 +125,18 @@ export class KernelHost {
     private readonly gpus?: { inventory: GpuInventory; driverLibraries: () => Promise<string[]> },
   ) {
     mkdirSync(this.dir('meta'), { recursive: true });
-    this.runsc = new Runsc({ rootDir: this.dir('runsc'), runscPath: cfg.QUIRE_RUNSC_PATH });
+    this.runsc = new Runsc({
+      rootDir: this.dir('runsc'),
+      runscPath: cfg.QUIRE_RUNSC_PATH,
+      ...(cfg.QUIRE_RUNSC_PLATFORM ? { platform: cfg.QUIRE_RUNSC_PLATFORM } : {}),
+      ...(cfg.QUIRE_RUNSC_SHARED_ROOT ? { sharedRootDir: cfg.QUIRE_RUNSC_SHARED_ROOT } : {}),
+    });
+    log.info('runsc', {
+      path: this.runsc.path,
+      version: this.runsc.info.version,
+      platform: this.runsc.platform,
+      sharedRoot: this.runsc.sharedRootDir ?? null,
+    });
     if (cfg.QUIRE_KERNEL_RUNTIME === 'process') log.warn(ProcessKernelSandbox.WARNING);
     if (cfg.QUIRE_WARM_POOL_SIZE > 0 && cfg.QUIRE_KERNEL_RUNTIME === 'gvisor') {
       this.pool = new WarmPool({

@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   freePort,
@@ -217,7 +218,7 @@ export async function startLifecycleEditorStack(opts: {
         await stopServiceProcess(workflowWorker);
         await stopServiceProcess(docSync);
         await stopServiceProcess(hostWorker);
-        rmSync(hostStateDir, { recursive: true, force: true });
+        removeHostState(hostStateDir);
       },
     };
   } catch (err) {
@@ -225,4 +226,20 @@ export async function startLifecycleEditorStack(opts: {
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * Removes a host worker's state folder. A current runsc bind-mounts a
+ * `null-netns` file inside its --root (runsc/ in it) when no --shared-root is
+ * set: unmounted first, or the removal fails with EBUSY.
+ */
+function removeHostState(dir: string): void {
+  const base = resolve(dir);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => !!m && m.startsWith(`${base}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true });
 }
