@@ -246,9 +246,11 @@ describe('a notebook on a GPU: compute choice → lifecycle → queue status', (
       profile: 'full',
       allowCpuFallback: true,
     });
-    const [again] = await a.run(['c1']);
-    const second = await until('the scheduler to be asked for an A100', () =>
-      asked.find((r) => r.kernelId === nb.kernelId && r.gpuType === 'a100-40gb'),
+    const [again] = await a.run(['c1'], 20_000, doc);
+    const second = await until(
+      'the scheduler to be asked for an A100',
+      () => asked.find((r) => r.kernelId === nb.kernelId && r.gpuType === 'a100-40gb'),
+      60_000,
     );
     expect(second).toMatchObject({ profile: 'full', allowCpuFallback: true });
     for (const c of [a, v])

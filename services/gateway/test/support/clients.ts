@@ -57,10 +57,14 @@ export class ChannelClient {
    * Runs cells just typed into a DocClient: they reach the gateway's copy of the
    * document through doc-sync a moment later, so `cell.not_found` is retried.
    */
-  async run(cellIds: string[], ms = 20_000): Promise<string[]> {
+  async run(cellIds: string[], ms = 20_000, editsOf?: DocClient): Promise<string[]> {
     const deadline = Date.now() + ms;
+    // With the editor's document: the gateway runs only after its copy has every edit made in it (as the web client asks).
+    const editsUpTo = editsOf
+      ? { clientId: editsOf.doc.clientID, clock: Y.getState(editsOf.doc.store, editsOf.doc.clientID) }
+      : undefined;
     for (;;) {
-      const r = await this.request({ type: 'run', cellIds });
+      const r = await this.request({ type: 'run', cellIds, ...(editsUpTo ? { editsUpTo } : {}) });
       if (r.type === 'ack') return r.executionIds ?? [];
       if (r.type !== 'error' || r.code !== 'cell.not_found' || Date.now() > deadline)
         throw new Error(`run refused: ${JSON.stringify(r)}`);
