@@ -37,6 +37,9 @@ jest.setTimeout(420_000);
  * Temporal workflow writes cells into the notebook through doc-sync and runs
  * them in a gVisor kernel through the gateway's kernel channel.
  */
+/** Longer than any cell of these tests runs (the kill -9 one sleeps 6 s). */
+const STEP_CAP_S = 15;
+
 describe('agent runs on the real platform', () => {
   const volumes = mkdtempSync(join(tmpdir(), 'quire-agent-volumes-'));
   const schema = `agent_it_${uuidv7().replace(/-/g, '').slice(-12)}`;
@@ -98,7 +101,8 @@ describe('agent runs on the real platform', () => {
     llm = await ScriptedLlmServer.start();
     const bundle = workflowBundleFile();
     docSync = await startDocSync();
-    host = await startHostWorker(volumes);
+    // The agent tier's per-cell cap, made short (60 s in production): a runaway cell is stopped at it.
+    host = await startHostWorker(volumes, { QUIRE_CELL_CAP_AGENT_S: String(STEP_CAP_S) });
     gateway = await startGateway(docSync.url, host.url);
     agent = await startAgent({
       QUIRE_GATEWAY_URL: gateway.url,
@@ -330,6 +334,47 @@ describe('agent runs on the real platform', () => {
     expect(llm.requests).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 1000));
     expect(llm.requests).toHaveLength(1);
+    bob.close();
+  });
+
+  it('an LLM that proposes `while True: pass` is stopped at the step cap; the model is told and the run goes on', async () => {
+    const nb = await createNotebook(gateway.url, alice.token, 'Runaway');
+    const bob = await Collaborator.open(gateway.url, alice.token, nb.id);
+    llm.reset(
+      openAiScript.toolCalls([call('w1', 'insert_cell', { source: 'while True: pass' })], {
+        prompt: 50,
+        completion: 5,
+      }),
+      openAiScript.toolCalls([call('w2', 'finish', { summary: 'the loop was stopped' })], {
+        prompt: 80,
+        completion: 5,
+      }),
+    );
+    const started = await startRun(nb, { goal: 'spin', mode: 'auto' });
+    const cellId = await until(
+      'the loop runs',
+      () => {
+        const c = bob.cells.find((x) => String(x.get('source') ?? '').includes('while True'));
+        return c && bob.execution(String(c.get('id')))?.status === 'running'
+          ? String(c.get('id'))
+          : undefined;
+      },
+      120_000,
+    );
+    const t0 = Date.now();
+    await until(
+      'the cap to stop the cell',
+      () => ['interrupted', 'error'].includes(String(bob.execution(cellId)?.status)),
+      STEP_CAP_S * 1000 + 30_000,
+    );
+    const stoppedAfterMs = Date.now() - t0;
+    console.log(`while True: stopped ${stoppedAfterMs} ms after it was seen running (cap ${STEP_CAP_S} s)`);
+    expect(stoppedAfterMs).toBeGreaterThan((STEP_CAP_S - 3) * 1000);
+    const run = await finished(nb, started.runId);
+    expect(run).toMatchObject({ status: 'succeeded' });
+    expect(llm.requests).toHaveLength(2);
+    // The model hears what happened to its cell.
+    expect(toolContents(1).at(-1)).toMatch(/KeyboardInterrupt|interrupt|limit|stopped/i);
     bob.close();
   });
 

@@ -9,6 +9,7 @@ export * from './health/readiness';
 export * from './health/health.module';
 export * from './health/health.controller';
 export * from './adapters/postgres';
+export * from './auth/internal-token';
 export * from './adapters/s3';
 export * from './adapters/kafka';
 export * from './testing';

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import {
   Body,
   Controller,
@@ -23,7 +22,7 @@ import {
   type AgentRunStreamEvent,
   type NotebookRole,
 } from '@quire/contracts';
-import { QuireError } from '@quire/service-kit';
+import { assertInternalToken, parseInput, QuireError } from '@quire/service-kit';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AGENT_CONFIG, type AgentConfig } from '../config';
@@ -33,33 +32,19 @@ import type { AgentCaller } from './agent-runs.service';
 /** Only holders of QUIRE_INTERNAL_TOKEN (the gateway) reach the internal API. */
 @Injectable()
 export class InternalTokenGuard implements CanActivate {
-  private readonly expected: Buffer;
-
-  constructor(@Inject(AGENT_CONFIG) cfg: AgentConfig) {
-    this.expected = Buffer.from(`Bearer ${cfg.QUIRE_INTERNAL_TOKEN}`);
-  }
+  constructor(@Inject(AGENT_CONFIG) private readonly cfg: AgentConfig) {}
 
   canActivate(ctx: ExecutionContext): boolean {
-    const got = Buffer.from(String(ctx.switchToHttp().getRequest<Request>().headers.authorization ?? ''));
-    if (got.length !== this.expected.length || !timingSafeEqual(got, this.expected))
-      throw new QuireError(
-        'unauthorized',
-        'the internal service token is missing or wrong',
-        'auth.internal_token',
-      );
+    assertInternalToken(
+      ctx.switchToHttp().getRequest<Request>().headers.authorization,
+      this.cfg.QUIRE_INTERNAL_TOKEN,
+    );
     return true;
   }
 }
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const r = schema.safeParse(input);
-  if (!r.success)
-    throw new QuireError(
-      'validation',
-      r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
-      'agent.invalid_request',
-    );
-  return r.data;
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  return parseInput(schema, input, 'agent.invalid_request');
 }
 
 const callerSchema = z.object({

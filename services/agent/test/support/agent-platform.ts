@@ -44,7 +44,10 @@ export async function startDocSync(): Promise<ServiceProcess> {
   });
 }
 
-export async function startHostWorker(volumesDir: string): Promise<ServiceProcess & { stateDir: string }> {
+export async function startHostWorker(
+  volumesDir: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ServiceProcess & { stateDir: string }> {
   const port = await freePort();
   const stateDir = mkdtempSync(join(tmpdir(), 'quire-agent-host-'));
   const svc = await startServiceProcess({
@@ -59,6 +62,7 @@ export async function startHostWorker(volumesDir: string): Promise<ServiceProces
       QUIRE_HEARTBEAT_INTERVAL_MS: '1000',
       QUIRE_WARM_POOL_SIZE: '0',
       QUIRE_LOG_LEVEL: 'warn',
+      ...extraEnv,
     },
     readyPath: '/healthz',
     readyTimeoutMs: 120_000,

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import {
   Body,
   Controller,
@@ -21,7 +20,7 @@ import {
   type GpuInventoryDto,
   type GpuOfferDto,
 } from '@quire/contracts';
-import { QuireError } from '@quire/service-kit';
+import { assertInternalToken, parseInput } from '@quire/service-kit';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { GPU_SCHEDULER_CONFIG, type GpuSchedulerConfig } from '../config';
@@ -31,35 +30,19 @@ import { RuntimeHost } from '../runtime/runtime-host';
 /** With QUIRE_INTERNAL_TOKEN set, only its holders (the gateway, the lifecycle worker) reach the API. */
 @Injectable()
 export class InternalTokenGuard implements CanActivate {
-  private readonly expected: Buffer | null;
-
-  constructor(@Inject(GPU_SCHEDULER_CONFIG) cfg: GpuSchedulerConfig) {
-    this.expected = cfg.QUIRE_INTERNAL_TOKEN ? Buffer.from(`Bearer ${cfg.QUIRE_INTERNAL_TOKEN}`) : null;
-  }
+  constructor(@Inject(GPU_SCHEDULER_CONFIG) private readonly cfg: GpuSchedulerConfig) {}
 
   canActivate(ctx: ExecutionContext): boolean {
-    if (!this.expected) return true;
-    const got = Buffer.from(String(ctx.switchToHttp().getRequest<Request>().headers.authorization ?? ''));
-    if (got.length !== this.expected.length || !timingSafeEqual(got, this.expected))
-      throw new QuireError(
-        'unauthorized',
-        'the internal service token is missing or wrong',
-        'auth.internal_token',
+    if (this.cfg.QUIRE_INTERNAL_TOKEN)
+      assertInternalToken(
+        ctx.switchToHttp().getRequest<Request>().headers.authorization,
+        this.cfg.QUIRE_INTERNAL_TOKEN,
       );
     return true;
   }
 }
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success)
-    throw new QuireError(
-      'validation',
-      r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
-      'validation.failed',
-    );
-  return r.data;
-}
+const parse = parseInput;
 
 const QuotaBody = z.object({ maxSlots: z.number().int().min(0).max(1_000_000) });
 

@@ -7,7 +7,7 @@ import {
   type GpuReleaseRequest,
   type GpuRequestState,
 } from '@quire/contracts';
-import { QuireError } from '@quire/service-kit';
+import { inTransaction, QuireError, ROLLBACK } from '@quire/service-kit';
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { z } from 'zod';
@@ -264,9 +264,7 @@ export class GpuScheduler {
 
   /** A HostHeartbeat: the host's GPUs as it saw them (an older heartbeat than the last one applied changes nothing). */
   async applyHeartbeat(hostId: string, time: Date, gpus: readonly HeartbeatGpu[] | undefined): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    await inTransaction(this.pool, async (c) => {
       if (!gpus?.length) {
         // A host without GPUs matters only when it had some: they are gone.
         await c.query(
@@ -277,7 +275,6 @@ export class GpuScheduler {
           hostId,
           time,
         ]);
-        await c.query('COMMIT');
         return;
       }
       const { rows } = await c.query<{ newest: boolean }>(
@@ -330,13 +327,7 @@ export class GpuScheduler {
           [hostId, gpus.map((g) => g.uuid), time],
         );
       }
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   /**
@@ -476,27 +467,16 @@ export class GpuScheduler {
     wait: boolean,
     fn: (c: PoolClient, view: PoolView) => Promise<void>,
   ): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    await inTransaction(this.pool, async (c) => {
       if (wait) await c.query('SELECT pg_advisory_xact_lock($1)', [poolLockKey(gpuType)]);
       else {
         const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
           poolLockKey(gpuType),
         ]);
-        if (!rows[0]!.ok) {
-          await c.query('ROLLBACK');
-          return;
-        }
+        if (!rows[0]!.ok) return ROLLBACK;
       }
       await fn(c, await this.loadView(c, gpuType));
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   /** A pool's state as of now (no lock: for reads). */

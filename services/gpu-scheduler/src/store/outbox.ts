@@ -7,6 +7,7 @@ import {
 } from '@quire/contracts';
 import { encodeEvent } from '@quire/contracts/kafka';
 import type { Producer } from 'kafkajs';
+import { inTransaction } from '@quire/service-kit';
 import type { Pool, PoolClient } from 'pg';
 import type { Tables } from './tables';
 
@@ -56,31 +57,23 @@ export class OutboxPublisher {
 
   /** Publishes what is pending, in commit order; several instances may drain at once (rows are locked). */
   async drain(max = 500): Promise<number> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    const sent = await inTransaction(this.pool, async (c) => {
       const { rows } = await c.query<{ seq: string; data: EventEnvelope }>(
         `SELECT seq, data FROM ${this.t.outbox} WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [max],
       );
-      if (rows.length) {
-        await this.producer.send({
-          topic: this.topic,
-          acks: -1,
-          messages: rows.map((r) => encodeEvent(r.data)),
-        });
-        await c.query(`UPDATE ${this.t.outbox} SET published_at = clock_timestamp() WHERE seq = ANY($1)`, [
-          rows.map((r) => r.seq),
-        ]);
-      }
-      await c.query('COMMIT');
+      if (!rows.length) return 0;
+      await this.producer.send({
+        topic: this.topic,
+        acks: -1,
+        messages: rows.map((r) => encodeEvent(r.data)),
+      });
+      await c.query(`UPDATE ${this.t.outbox} SET published_at = clock_timestamp() WHERE seq = ANY($1)`, [
+        rows.map((r) => r.seq),
+      ]);
       return rows.length;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
+    return sent ?? 0;
   }
 
   async pending(): Promise<number> {
