@@ -15,6 +15,8 @@ import { z } from 'zod';
  *   POST   /internal/kernels/:id/restore          RestoreRequest → RestoreResponse
  *   DELETE /internal/kernels/:id                  → 204 (404 kernel.not_found when unknown); a fork: discarded with its image
  *   POST   /internal/kernels/:id/fork             ForkKernelRequest → ForkKernelResponse (added compatibly)
+ *   POST   /internal/kernels/:id/request          KernelShellRequest → KernelShellReply (added compatibly;
+ *          completions, inspection… answered by the kernel; 409 kernel.not_running, 503 kernel.no_reply)
  *   GET    /internal/kernels/warm-pool            → WarmPoolStatsDto
  *   POST   /internal/kernels/warm-pool            { target } → WarmPoolStatsDto (409 warm_pool.disabled)
  */
@@ -155,6 +157,31 @@ export function forkKernelIdOf(agentRunId: string, label: string): string {
 /** The agent run a fork kernel is billed to; null for any other kernel id. */
 export function agentRunOfForkKernel(kernelId: string): string | null {
   return FORK_KERNEL_ID.exec(kernelId)?.[1] ?? null;
+}
+
+/** Shell requests that are not executions: they go to the kernel and back, never through the execute queue. */
+export const KERNEL_SHELL_REQUEST_TYPES = [
+  'complete_request',
+  'inspect_request',
+  'is_complete_request',
+  'history_request',
+  'comm_info_request',
+] as const;
+export type KernelShellRequestType = (typeof KERNEL_SHELL_REQUEST_TYPES)[number];
+
+export const KernelShellRequest = z.object({
+  msgType: z.enum(KERNEL_SHELL_REQUEST_TYPES),
+  /** The Jupyter message's content, as the client sent it (the kernel validates it). */
+  content: z
+    .record(z.string(), z.unknown())
+    .refine((c) => JSON.stringify(c).length <= 1_000_000, 'at most 1 MB'),
+});
+export type KernelShellRequest = z.infer<typeof KernelShellRequest>;
+
+export interface KernelShellReply {
+  /** e.g. `complete_reply`. */
+  msgType: string;
+  content: Record<string, unknown>;
 }
 
 export const ForkKernelRequest = z.object({

@@ -73,6 +73,26 @@ describe('Jupyter Server–compatible kernel API', () => {
       expect(results).toEqual(['42']);
       expect(streams.join('')).toBe('from quire 3\n');
 
+      // Completion, inspection, is_complete, history and comm_info are the kernel's own answers
+      // (they pass the execute queue by), not the gateway's.
+      const code = 'sys.versi';
+      const comp = await kernel.requestComplete({ code, cursor_pos: code.length });
+      expect(comp.content.status).toBe('ok');
+      const compOk = comp.content as KernelMessage.ICompleteReplyMsg['content'] & { status: 'ok' };
+      expect(compOk.matches.some((m) => m.endsWith('version_info'))).toBe(true);
+      expect(compOk.cursor_end).toBe(code.length);
+      const insp = await kernel.requestInspect({ code: 'len', cursor_pos: 3, detail_level: 0 });
+      expect(insp.content).toMatchObject({ status: 'ok', found: true });
+      expect(JSON.stringify((insp.content as { data: unknown }).data)).toMatch(/number of items/);
+      expect((await kernel.requestIsComplete({ code: 'for i in range(3):' })).content.status).toBe(
+        'incomplete',
+      );
+      expect((await kernel.requestIsComplete({ code: 'x = 1' })).content.status).toBe('complete');
+      const hist = await kernel.requestHistory({ output: false, raw: true, hist_access_type: 'tail', n: 10 });
+      expect(hist.content.status).toBe('ok');
+      expect(JSON.stringify(hist.content)).toContain('from quire');
+      expect((await kernel.requestCommInfo({})).content).toMatchObject({ status: 'ok', comms: {} });
+
       // Errors come back as Jupyter errors, with the traceback.
       const bad = await kernel.requestExecute({ code: '1/0' }).done;
       expect(bad.content).toMatchObject({ status: 'error', ename: 'ZeroDivisionError' });

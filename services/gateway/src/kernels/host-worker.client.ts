@@ -1,6 +1,8 @@
 import type {
   ExecuteRequest,
   ExecuteStreamLine,
+  KernelShellReply,
+  KernelShellRequest,
   ListKernelsResponse,
   RestoreResponse,
   StartKernelRequest,
@@ -30,6 +32,11 @@ export class HostWorkerClient {
     return (await this.json('POST', `/internal/kernels/${enc(kernelId)}/interrupt`)) as {
       result: 'interrupted' | 'killed';
     };
+  }
+
+  /** A shell request that is not an execution (completion, inspection…), answered by the kernel. */
+  async shellRequest(kernelId: string, req: KernelShellRequest): Promise<KernelShellReply> {
+    return (await this.json('POST', `/internal/kernels/${enc(kernelId)}/request`, req)) as KernelShellReply;
   }
 
   async input(kernelId: string, value: string): Promise<void> {

@@ -4,6 +4,8 @@ import {
   type KernelChannelServerMessage,
   type KernelGpuMemory,
   type KernelGpuStatus,
+  type KernelShellReply,
+  type KernelShellRequest,
   type KernelState,
   type KernelStatus,
   type QueueEntry,
@@ -262,6 +264,22 @@ export class KernelSession {
     });
     this.stopping = 'interrupted';
     return (await this.host.interrupt(this.target.kernelId)).result;
+  }
+
+  /**
+   * Completion, inspection, is_complete, history, comm_info: straight to the
+   * kernel and back, never through the execute queue. A kernel that is not
+   * running (not started yet, hibernated) is not started for it: the caller is
+   * told so.
+   */
+  async shellRequest(req: KernelShellRequest): Promise<KernelShellReply> {
+    if (!this.host)
+      throw new QuireError(
+        'conflict',
+        'the kernel is not running (not started yet or hibernated): run a cell to start it',
+        'kernel.not_running',
+      );
+    return this.host.shellRequest(this.target.kernelId, req);
   }
 
   async inputReply(executionId: string, value: string): Promise<void> {

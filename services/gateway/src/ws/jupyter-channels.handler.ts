@@ -148,23 +148,18 @@ export function handleJupyterChannels(
             return reply(req, 'control', { status: 'ok', restart });
           }
           case 'complete_request':
-            return reply(req, 'shell', {
-              status: 'ok',
-              matches: [],
-              cursor_start: req.content.cursor_pos ?? 0,
-              cursor_end: req.content.cursor_pos ?? 0,
-              metadata: {},
-            });
           case 'inspect_request':
-            return reply(req, 'shell', { status: 'ok', found: false, data: {}, metadata: {} });
           case 'is_complete_request':
-            return reply(req, 'shell', { status: 'unknown' });
           case 'history_request':
-            return reply(req, 'shell', { status: 'ok', history: [] });
-          case 'comm_info_request':
-            return reply(req, 'shell', { status: 'ok', comms: {} });
+          case 'comm_info_request': {
+            // The kernel answers; these never wait in the execute queue.
+            const answer = await session.shellRequest({ msgType: t, content: req.content });
+            return reply(req, 'shell', answer.content);
+          }
           default:
-            // comm_open/comm_msg (widgets) and others: not supported through the host API yet.
+            // comm_open/comm_msg/comm_close (widgets) need the kernel's comm messages relayed both
+            // ways: not built yet. Said in the log, never answered falsely.
+            logger.warn('Jupyter message not supported through the gateway', { msgType: t });
             return;
         }
       } catch (err) {

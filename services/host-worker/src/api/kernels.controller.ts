@@ -9,6 +9,7 @@ import {
   StartKernelRequest,
   type ExecuteStreamLine,
   type ListKernelsResponse,
+  KernelShellRequest,
 } from '@quire/contracts';
 import { z } from 'zod';
 import { KernelHost } from '../kernels/kernel-host';
@@ -122,6 +123,14 @@ export class KernelsController {
   async restore(@Param('kernelId') kernelId: string, @Body() body: unknown) {
     const { snapshotId } = parse(RestoreRequest, body);
     return this.host.restore(kernelId, snapshotId);
+  }
+
+  /** Completion, inspection, is_complete, history, comm_info: the kernel answers, no execute queue. */
+  @Post(':kernelId/request')
+  @HttpCode(200)
+  async shellRequest(@Param('kernelId') kernelId: string, @Body() body: unknown) {
+    const { msgType, content } = parse(KernelShellRequest, body);
+    return this.host.shellRequest(kernelId, msgType, content);
   }
 
   /** A new kernel from a fresh checkpoint of this one (the agent's dry run); DELETE it to discard. */

@@ -11,6 +11,8 @@ import {
   uuidv7,
   type ForkKernelResponse,
   type HostKernelSummary,
+  type KernelShellReply,
+  type KernelShellRequestType,
 } from '@quire/contracts';
 import type { EventProducer } from '@quire/contracts/kafka';
 import { DEFAULT_LIMITS, Runsc, type SandboxLimits } from '@quire/sandbox-gvisor';
@@ -442,6 +444,39 @@ export class KernelHost {
 
   async interrupt(kernelId: string, graceMs = 2000): Promise<'interrupted' | 'killed'> {
     return this.get(kernelId).sandbox.interruptOrKill(graceMs);
+  }
+
+  /**
+   * A shell request that is not an execution (completion, inspection,
+   * is_complete, history, comm_info), answered by the kernel itself. Refused
+   * while the kernel is not running; a kernel busy with a cell answers after
+   * it (ipykernel handles shell in order), within `timeoutMs`.
+   */
+  async shellRequest(
+    kernelId: string,
+    msgType: KernelShellRequestType,
+    content: Record<string, unknown>,
+    timeoutMs = 10_000,
+  ): Promise<KernelShellReply> {
+    const record = this.get(kernelId);
+    if (record.forking) await record.forking.catch(() => undefined);
+    if (record.sandbox.state !== 'running')
+      throw new QuireError(
+        'conflict',
+        `kernel ${kernelId} is ${record.sandbox.state}; restore it first`,
+        'kernel.not_running',
+      );
+    try {
+      const reply = await record.sandbox.client.request('shell', msgType, content, timeoutMs);
+      return { msgType: reply.header.msg_type, content: reply.content };
+    } catch (err) {
+      throw new QuireError(
+        'unavailable',
+        `the kernel did not answer ${msgType} within ${timeoutMs} ms (a running cell holds it up)`,
+        'kernel.no_reply',
+        err,
+      );
+    }
   }
 
   /**
