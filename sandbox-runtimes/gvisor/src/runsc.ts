@@ -59,6 +59,24 @@ export interface RunscInfo {
   defaultPlatform: string | undefined;
   /** It has `--shared-root` (and so a null-netns bind mount to undo before removing that folder). */
   sharedRoot: boolean;
+  /** Build date from the version (`0.0~20221219.0`, `release-20240101.0`, `gomod-v0.0.0-20260905035102-…`), as YYYYMMDD. */
+  buildDate: number | undefined;
+  /**
+   * `checkpoint --leave-running` resumes the sandbox in place, keeping its
+   * stdio (current runsc). Debian's 2022 build instead destroys the container
+   * and restores it inside the checkpoint command, with that command's stdio.
+   * True for builds from the pinned one's date on (the one tested here).
+   */
+  checkpointResumesInPlace: boolean;
+}
+
+/** Date of the runsc build the in-place `--leave-running` was tested with (kernel-fork.int.spec.ts). */
+const RESUME_IN_PLACE_SINCE = 20260905;
+
+/** YYYYMMDD from a runsc version string, when it carries one. */
+export function runscBuildDate(version: string): number | undefined {
+  const m = /(?:^0\.0~|^release-|^g[a-z]*-|^gomod-v\d+\.\d+\.\d+-)(\d{8})/.exec(version);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Preferred first: systrap is ~15x cheaper per syscall than ptrace here; KVM does not start on our VMs. */
@@ -100,6 +118,8 @@ export function probeRunsc(path: string): RunscInfo {
     platforms: [...new Set(platforms.length > 0 ? platforms : ['ptrace'])],
     defaultPlatform: /default "(\w+)"/.exec(text)?.[1] ?? /(\w+) \(default\)/.exec(text)?.[1],
     sharedRoot,
+    buildDate: runscBuildDate(line[1]!),
+    checkpointResumesInPlace: (runscBuildDate(line[1]!) ?? 0) >= RESUME_IN_PLACE_SINCE,
   };
   infoCache.set(path, info);
   return info;

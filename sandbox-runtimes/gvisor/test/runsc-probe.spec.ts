@@ -1,7 +1,14 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseRunscPlatform, defaultRunscPath, mountsUnder, probeRunsc, RunscError } from '../src';
+import {
+  chooseRunscPlatform,
+  defaultRunscPath,
+  mountsUnder,
+  probeRunsc,
+  runscBuildDate,
+  RunscError,
+} from '../src';
 
 /** A stand-in runsc that answers `--version` and `flags` as the real builds do. */
 function fakeRunsc(dir: string, version: string, platformLine: string, extraFlags = ''): string {
@@ -44,6 +51,8 @@ describe('which runsc, on which platform', () => {
       platforms: ['systrap', 'ptrace', 'kvm'],
       defaultPlatform: 'systrap',
       sharedRoot: true,
+      buildDate: 20260905,
+      checkpointResumesInPlace: true,
     });
     expect(chooseRunscPlatform(info)).toBe('systrap');
     expect(chooseRunscPlatform(info, 'ptrace')).toBe('ptrace');
@@ -58,6 +67,8 @@ describe('which runsc, on which platform', () => {
     const info = probeRunsc(path);
     expect(info.platforms).toEqual(['ptrace', 'kvm']);
     expect(info.sharedRoot).toBe(false);
+    expect(info.buildDate).toBe(20221219);
+    expect(info.checkpointResumesInPlace).toBe(false);
     expect(chooseRunscPlatform(info)).toBe('ptrace');
     expect(() => chooseRunscPlatform(info, 'systrap')).toThrow(
       /QUIRE_RUNSC_PLATFORM=systrap: .*runsc 0\.0~20221219\.0\) has only ptrace, kvm/,
@@ -71,6 +82,13 @@ describe('which runsc, on which platform', () => {
     writeFileSync(broken, '#!/bin/sh\necho "cannot start" >&2\nexit 3\n');
     chmodSync(broken, 0o755);
     expect(() => probeRunsc(broken)).toThrow(/broken --version failed \(exit 3\): cannot start/);
+  });
+
+  it('reads the build date from every version format we meet', () => {
+    expect(runscBuildDate('0.0~20221219.0')).toBe(20221219);
+    expect(runscBuildDate('release-20240101.0')).toBe(20240101);
+    expect(runscBuildDate('gomod-v0.0.0-20260905035102-160fafc42237')).toBe(20260905);
+    expect(runscBuildDate('VERSION_MISSING')).toBeUndefined();
   });
 
   it('uses QUIRE_RUNSC_PATH when set, else Debian’s runsc', () => {

@@ -12,6 +12,7 @@ import {
   type HostKernelSummary,
 } from '@quire/contracts';
 import { createKafka, EventConsumer } from '@quire/contracts/kafka';
+import { DEBIAN_RUNSC_PATH, probeRunsc } from '@quire/sandbox-gvisor';
 import { bootstrapService, freePort } from '@quire/service-kit';
 
 jest.setTimeout(300_000);
@@ -20,6 +21,18 @@ const run = uuidv7().slice(-10);
 const hostId = `it-host-fork-${run}`;
 
 /** One real host worker (gVisor, ipykernel, warm pool of 1) on its own port and state folder. */
+/** The host pid of a sandbox, from `runsc list` under the host worker's runsc root. */
+function sandboxPid(stateDir: string, sandboxId: string): number | undefined {
+  const listed = JSON.parse(
+    execFileSync(
+      process.env.QUIRE_RUNSC_PATH ?? DEBIAN_RUNSC_PATH,
+      ['--root', join(stateDir, 'runsc'), 'list', '--format=json'],
+      { encoding: 'utf8' },
+    ) || '[]',
+  ) as { id: string; pid: number }[] | null;
+  return listed?.find((c) => c.id === sandboxId)?.pid;
+}
+
 async function bootHost(stateDir: string): Promise<{ base: string; app: INestApplication }> {
   const port = await freePort();
   Object.assign(process.env, {
@@ -129,8 +142,19 @@ describe('kernel fork: a copy of a live kernel, changed without touching the ori
       error: undefined,
     });
 
+    // The parent's sandbox process before the fork: a runsc that resumes `checkpoint --leave-running`
+    // in place keeps it; Debian's runsc (checkpoint + restore) replaces it.
+    const kernels = (await call('GET', '/internal/kernels')).body.kernels as {
+      kernelId: string;
+      sandboxId: string;
+    }[];
+    const parentSandbox = kernels.find((k) => k.kernelId === kernelId)!.sandboxId;
+    const pidBefore = sandboxPid(stateDir, parentSandbox);
     const forked = await call('POST', `/internal/kernels/${kernelId}/fork`, { forkKernelId: forkId });
     expect(forked.status).toBe(201);
+    const inPlace = probeRunsc(process.env.QUIRE_RUNSC_PATH ?? DEBIAN_RUNSC_PATH).checkpointResumesInPlace;
+    if (inPlace) expect(sandboxPid(stateDir, parentSandbox)).toBe(pidBefore);
+    else expect(sandboxPid(stateDir, parentSandbox)).not.toBe(pidBefore);
     expect(forked.body).toMatchObject({
       forkKernelId: forkId,
       parentKernelId: kernelId,

@@ -847,13 +847,14 @@ export class KernelHost {
    * restored into a new sandbox with a new kernel id, so both run at once
    * with the same variables and the fork's changes never reach the parent.
    *
-   * The installed runsc (Debian, 2022-12-19) implements `checkpoint
-   * --leave-running` by destroying the container and restoring it inside the
-   * checkpoint command itself, with that command's stdio — the kernel's
-   * named-pipe channel would be lost. So the parent is checkpointed and
-   * restored into its own sandbox at once (as `%checkpoint` does; its pause
-   * is `parentPauseMs`, cells sent meanwhile wait), then the same image is
-   * restored a second time as the fork. Two sandboxes, two network-less
+   * The current runsc resumes a `checkpoint --leave-running` in place, on the
+   * same stdio: the parent pauses only while its image is written. Debian's
+   * (2022-12-19) implements it by destroying the container and restoring it
+   * inside the checkpoint command itself, with that command's stdio — the
+   * kernel's named-pipe channel would be lost; there the parent is
+   * checkpointed and restored into its own sandbox at once (as `%checkpoint`
+   * does). Either way its pause is `parentPauseMs` (cells sent meanwhile
+   * wait), then the image is restored into a new sandbox as the fork. Two sandboxes, two network-less
    * stacks: the kernels' ZeroMQ ipc sockets live in each sandbox's own /tmp,
    * nothing clashes. The image stays local (never uploaded) and goes with
    * the fork. Not isolated: the user's home volume, which both mount.
@@ -895,6 +896,11 @@ export class KernelHost {
     let pause!: { ms: number; bytes: number };
     const freeze = (async () => {
       const p0 = Date.now();
+      if (this.runsc.info.checkpointResumesInPlace) {
+        const { bytes } = await parent.sandbox.checkpointLeavingRunning(imageDir);
+        pause = { ms: Date.now() - p0, bytes };
+        return;
+      }
       const { bytes } = await parent.sandbox.checkpoint(imageDir);
       await parent.sandbox.restore(imageDir);
       pause = { ms: Date.now() - p0, bytes };

@@ -417,6 +417,26 @@ export class GvisorKernelSandbox {
     }
   }
 
+  /**
+   * Writes a checkpoint image and leaves the sandbox running, on the same
+   * stdio (`checkpoint --leave-running`; only where the runsc resumes in
+   * place: `Runsc.info.checkpointResumesInPlace`). The kernel is frozen only
+   * while the image is written.
+   */
+  async checkpointLeavingRunning(imageDir: string): Promise<CheckpointResult> {
+    if (this.state !== 'running')
+      throw new KernelUnavailableError(`cannot checkpoint a ${this.state} kernel`);
+    if (!this.opts.runsc.info.checkpointResumesInPlace)
+      throw new KernelUnavailableError(
+        `runsc ${this.opts.runsc.info.version} cannot checkpoint a sandbox and leave it running on its own stdio`,
+      );
+    const t0 = Date.now();
+    await this.opts.runsc.checkpoint(this.id, imageDir, { leaveRunning: true });
+    if (!this.live) throw new KernelUnavailableError('the sandbox ended during its checkpoint');
+    await this.waitForHeartbeat(10_000);
+    return { imageDir, bytes: dirBytes(imageDir), ms: Date.now() - t0 };
+  }
+
   /** Brings a checkpointed kernel back (on this host or another one with the same bundle inputs). */
   /**
    * `kernelBusy`: the kernel is in the middle of a cell (a `%checkpoint` that
