@@ -41,6 +41,23 @@ export const KernelChannelClientMessage = z.discriminatedUnion('type', [
     value: z.string().max(1024 * 1024),
   }),
   z.object({ type: z.literal('cancel'), requestId: z.string().max(100), executionId: z.string().max(128) }),
+  /**
+   * Completion and inspection at a cursor in a cell's code, answered by the
+   * live kernel (its namespace: a DataFrame's columns after `df["`). Never
+   * queued behind runs. Added compatibly.
+   */
+  z.object({
+    type: z.literal('complete'),
+    requestId: z.string().max(100),
+    code: z.string().max(1024 * 1024),
+    cursorPos: z.number().int().nonnegative(),
+  }),
+  z.object({
+    type: z.literal('inspect'),
+    requestId: z.string().max(100),
+    code: z.string().max(1024 * 1024),
+    cursorPos: z.number().int().nonnegative(),
+  }),
 ]);
 export type KernelChannelClientMessage = z.infer<typeof KernelChannelClientMessage>;
 
@@ -118,6 +135,18 @@ export type KernelChannelServerMessage =
        */
       gpuMemory?: KernelGpuMemory | null;
     }
+  /** The kernel's completions for a `complete` request (cursor positions in the request's code). Added compatibly. */
+  | {
+      type: 'complete_reply';
+      requestId: string;
+      matches: string[];
+      cursorStart: number;
+      cursorEnd: number;
+      /** Per match, when the kernel says (IPython's experimental types): `function`, `instance`, `module`… */
+      types: (string | null)[] | null;
+    }
+  /** The kernel's documentation for an `inspect` request (plain text, ANSI colours removed). Added compatibly. */
+  | { type: 'inspect_reply'; requestId: string; found: boolean; text: string }
   | { type: 'queue'; entries: QueueEntry[] }
   | { type: 'iopub'; executionId: string; cellId: string; msgType: string; content: Record<string, unknown> }
   | {

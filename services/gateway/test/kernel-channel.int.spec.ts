@@ -199,6 +199,48 @@ describe('kernel channel: queue, fan-out, outputs in the document, background ru
     doc.close();
   });
 
+  it('completions and docs come from the live kernel, beside the queue; viewers may not ask', async () => {
+    const doc = await DocClient.open(gw.base, alice.token, nb.id);
+    doc.addCode('frame', "import pandas as pd\ndf = pd.DataFrame({'amount': [1, 2], 'region': ['n', 's']})");
+    doc.addCode('busy', 'import time\ntime.sleep(3)');
+    const a = await ChannelClient.open(wsUrl(), alice.token);
+    const [run] = await a.run(['frame']);
+    await a.finished(run!);
+    // A DataFrame's columns, which only the kernel knows.
+    const code = 'df["';
+    const cols = await a.request({ type: 'complete', code, cursorPos: code.length });
+    expect(cols).toMatchObject({ type: 'complete_reply', cursorEnd: code.length });
+    expect(JSON.stringify((cols as { matches: string[] }).matches)).toContain('amount');
+    const attr = await a.request({ type: 'complete', code: 'df.reg', cursorPos: 6 });
+    expect((attr as { matches: string[] }).matches).toContain('region');
+    // Unicode: positions are code points (the protocol's), so an emoji before the cursor is one.
+    const emoji = 's = "😀"; df.reg';
+    const withEmoji = await a.request({ type: 'complete', code: emoji, cursorPos: [...emoji].length });
+    expect(withEmoji).toMatchObject({ cursorEnd: [...emoji].length });
+    const doc1 = await a.request({ type: 'inspect', code: 'len', cursorPos: 3 });
+    expect(doc1).toMatchObject({ type: 'inspect_reply', found: true });
+    expect((doc1 as { text: string }).text).toMatch(/number of items/);
+    expect((doc1 as { text: string }).text).not.toContain(String.fromCharCode(27)); // no ANSI colours
+    const nothing = await a.request({ type: 'inspect', code: 'no_such_name_here', cursorPos: 17 });
+    expect(nothing).toMatchObject({ type: 'inspect_reply', found: false });
+    // Asked while a cell runs: never queued behind runs; the kernel answers once its cell is done
+    // (ipykernel handles shell requests in order).
+    const [busy] = await a.run(['busy']);
+    const t0 = Date.now();
+    const during = await a.request({ type: 'complete', code: 'df.reg', cursorPos: 6 });
+    expect((during as { matches: string[] }).matches).toContain('region');
+    console.log(`completion during a 3 s cell answered after ${Date.now() - t0} ms`);
+    await a.finished(busy!);
+    const v = await ChannelClient.open(wsUrl(), vera.token);
+    expect(await v.request({ type: 'complete', code, cursorPos: 4 })).toMatchObject({
+      type: 'error',
+      code: 'access.role',
+    });
+    v.close();
+    a.close();
+    doc.close();
+  });
+
   it('a viewer watches but cannot run; bad messages get an error and the socket stays open', async () => {
     const v = await ChannelClient.open(wsUrl(), vera.token);
     expect(v.of('hello')[0]).toMatchObject({ role: 'viewer' });

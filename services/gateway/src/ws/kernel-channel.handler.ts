@@ -86,6 +86,22 @@ export function handleKernelChannel(
           case 'input_reply':
             await session.inputReply(msg.executionId, msg.value);
             break;
+          case 'complete': {
+            const r = await session.shellRequest({
+              msgType: 'complete_request',
+              content: { code: msg.code, cursor_pos: msg.cursorPos },
+            });
+            send(completeReply(msg.requestId, msg.cursorPos, r.content));
+            return;
+          }
+          case 'inspect': {
+            const r = await session.shellRequest({
+              msgType: 'inspect_request',
+              content: { code: msg.code, cursor_pos: msg.cursorPos, detail_level: 0 },
+            });
+            send(inspectReply(msg.requestId, r.content));
+            return;
+          }
           case 'cancel':
             if (!(await session.cancel(msg.executionId, principal.userId)))
               throw new QuireError(
@@ -105,4 +121,54 @@ export function handleKernelChannel(
       }
     })();
   });
+}
+
+/** A kernel's complete_reply in the channel's terms; an error reply from the kernel is said as one. */
+export function completeReply(
+  requestId: string,
+  cursorPos: number,
+  content: Record<string, unknown>,
+): KernelChannelServerMessage {
+  if (content.status !== 'ok')
+    throw new QuireError(
+      'unavailable',
+      `the kernel could not complete: ${String(content.evalue ?? content.status)}`,
+      'kernel.complete_failed',
+    );
+  const matches = Array.isArray(content.matches)
+    ? content.matches.filter((m): m is string => typeof m === 'string')
+    : [];
+  const experimental = (
+    content.metadata as { _jupyter_types_experimental?: { text?: unknown; type?: unknown }[] } | undefined
+  )?._jupyter_types_experimental;
+  const typeOf = new Map<string, string>();
+  if (Array.isArray(experimental))
+    for (const e of experimental)
+      if (typeof e.text === 'string' && typeof e.type === 'string') typeOf.set(e.text, e.type);
+  return {
+    type: 'complete_reply',
+    requestId,
+    matches,
+    cursorStart: typeof content.cursor_start === 'number' ? content.cursor_start : cursorPos,
+    cursorEnd: typeof content.cursor_end === 'number' ? content.cursor_end : cursorPos,
+    types: typeOf.size ? matches.map((m) => typeOf.get(m) ?? null) : null,
+  };
+}
+
+// eslint-disable-next-line no-control-regex -- ANSI colour codes in IPython's docs
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+export function inspectReply(
+  requestId: string,
+  content: Record<string, unknown>,
+): KernelChannelServerMessage {
+  if (content.status !== 'ok')
+    throw new QuireError(
+      'unavailable',
+      `the kernel could not inspect: ${String(content.evalue ?? content.status)}`,
+      'kernel.inspect_failed',
+    );
+  const data = (content.data ?? {}) as Record<string, unknown>;
+  const text = typeof data['text/plain'] === 'string' ? data['text/plain'].replace(ANSI, '') : '';
+  return { type: 'inspect_reply', requestId, found: content.found === true && text.length > 0, text };
 }

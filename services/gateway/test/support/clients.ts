@@ -48,7 +48,15 @@ export class ChannelClient {
     const requestId = this.send(msg);
     return until(
       `reply to ${requestId}`,
-      () => this.messages.find((m) => (m.type === 'ack' || m.type === 'error') && m.requestId === requestId),
+      () =>
+        this.messages.find(
+          (m) =>
+            (m.type === 'ack' ||
+              m.type === 'error' ||
+              m.type === 'complete_reply' ||
+              m.type === 'inspect_reply') &&
+            m.requestId === requestId,
+        ),
       60_000,
     );
   }

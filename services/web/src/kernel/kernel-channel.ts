@@ -30,6 +30,8 @@ export interface KernelChannelState {
   inputRequests: { executionId: string; cellId: string; prompt: string; password: boolean }[];
 }
 
+export type KernelReply = Extract<KernelChannelServerMessage, { type: 'complete_reply' | 'inspect_reply' }>;
+
 type Omit1<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 export type KernelCommand = Omit1<KernelChannelClientMessage, 'requestId'>;
 
@@ -42,6 +44,11 @@ export class KernelChannel {
   private readonly listeners = new Set<(s: KernelChannelState) => void>();
   private readonly messageListeners = new Set<(m: KernelChannelServerMessage) => void>();
   private readonly outbox: KernelChannelClientMessage[] = [];
+  /** Requests answered by a reply of their own (completion, inspection), by request id. */
+  private readonly asked = new Map<
+    string,
+    { resolve: (m: KernelReply) => void; reject: (e: Error) => void }
+  >();
   state: KernelChannelState = {
     connected: false,
     status: null,
@@ -86,8 +93,41 @@ export class KernelChannel {
     return requestId;
   }
 
+  /**
+   * Asks the kernel something that has a reply of its own (completion,
+   * inspection). Never queued while disconnected: the answer would be stale.
+   * Its errors (the kernel is not running…) reject here, not in `lastError`.
+   */
+  ask<T extends 'complete' | 'inspect'>(
+    command: { type: T; code: string; cursorPos: number },
+    timeoutMs = 5000,
+  ): Promise<Extract<KernelReply, { type: `${T}_reply` }>> {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN)
+      return Promise.reject(new Error('the kernel channel is not connected'));
+    const requestId = `q${Date.now().toString(36)}-${++this.seq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.asked.delete(requestId);
+        reject(new Error(`no ${command.type} answer in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.asked.set(requestId, {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as Extract<KernelReply, { type: `${T}_reply` }>);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.ws!.send(JSON.stringify({ ...command, requestId }));
+    });
+  }
+
   close(): void {
     this.closed = true;
+    for (const [, p] of this.asked) p.reject(new Error('the editor closed'));
+    this.asked.clear();
     if (this.timer) clearTimeout(this.timer);
     this.ws?.close(1000, 'editor closed');
   }
@@ -120,6 +160,8 @@ export class KernelChannel {
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.ws = null;
+      for (const [, p] of this.asked) p.reject(new Error('the kernel channel closed'));
+      this.asked.clear();
       this.set({ connected: false });
       if (this.closed) return;
       const delay = Math.min(10_000, 250 * 2 ** this.attempt++) * (0.75 + Math.random() * 0.5);
@@ -128,6 +170,14 @@ export class KernelChannel {
   }
 
   private handle(msg: KernelChannelServerMessage): void {
+    const asked =
+      'requestId' in msg && typeof msg.requestId === 'string' ? this.asked.get(msg.requestId) : undefined;
+    if (asked) {
+      this.asked.delete((msg as { requestId: string }).requestId);
+      if (msg.type === 'complete_reply' || msg.type === 'inspect_reply') asked.resolve(msg);
+      else if (msg.type === 'error') asked.reject(new Error(msg.message));
+      return;
+    }
     switch (msg.type) {
       case 'hello':
         this.set({ role: msg.role });

@@ -5,6 +5,7 @@ import type * as Y from 'yjs';
 import type { PresenceUser } from './notebook-connection';
 import { markdownToSafeHtml } from '../outputs/sanitize';
 import { OutputArea } from '../outputs/output-area';
+import type { KernelAssist } from '../kernel/kernel-assist';
 import { CodeEditor } from './code-editor';
 import type { NotebookAction } from './command-keys';
 import {
@@ -34,6 +35,8 @@ export interface CellViewProps {
   onSelect: (id: string, edit: boolean) => void;
   onAction: (id: string, action: NotebookAction, view?: EditorView) => void;
   onInputReply: (executionId: string, value: string) => void;
+  /** The live kernel's completions and docs for code cells (people who may run them). */
+  assist?: KernelAssist | null;
 }
 
 /** One cell: prompt, editor (or rendered markdown), attribution, outputs. */
@@ -100,6 +103,7 @@ export const CellView = memo(function CellView(props: CellViewProps) {
             label={`Cell ${index + 1} source`}
             onFocus={() => props.onSelect(id, true)}
             onAction={(action, view) => props.onAction(id, action, view)}
+            assist={type === 'code' ? (props.assist ?? null) : null}
           />
         ) : (
           <pre className="cm-static">{source || ' '}</pre>

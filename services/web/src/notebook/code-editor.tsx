@@ -1,11 +1,13 @@
 import {
+  acceptCompletion,
   autocompletion,
   closeBrackets,
   closeBracketsKeymap,
   completionKeymap,
+  type CompletionContext,
 } from '@codemirror/autocomplete';
 import { defaultKeymap, indentWithTab } from '@codemirror/commands';
-import { python } from '@codemirror/lang-python';
+import { globalCompletion, localCompletionSource, python } from '@codemirror/lang-python';
 import {
   bracketMatching,
   defaultHighlightStyle,
@@ -18,6 +20,7 @@ import {
   EditorView,
   highlightActiveLine,
   highlightSpecialChars,
+  hoverTooltip,
   keymap,
   placeholder,
 } from '@codemirror/view';
@@ -25,6 +28,7 @@ import { useEffect, useRef } from 'react';
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
 import type { Awareness } from 'y-protocols/awareness';
 import type * as Y from 'yjs';
+import { kernelCompletionSource, kernelHoverSource, type KernelAssist } from '../kernel/kernel-assist';
 import { editModeKey, type NotebookAction } from './command-keys';
 
 /**
@@ -43,7 +47,18 @@ export interface CodeEditorProps {
   label: string;
   onAction: (action: NotebookAction, view: EditorView) => void;
   onFocus: () => void;
+  /** The live kernel's completions and docs (code cells of people who may run them); null: none. */
+  assist?: KernelAssist | null;
 }
+
+/**
+ * Completion keys: Tab accepts (Enter stays a newline, so typing on after `.`
+ * never swallows a line break); arrows, Page keys and Escape as CodeMirror's.
+ */
+const COMPLETION_KEYS = [
+  { key: 'Tab', run: acceptCompletion },
+  ...completionKeymap.filter((k) => k.key !== 'Enter'),
+];
 
 export function CodeEditor(props: CodeEditorProps) {
   const host = useRef<HTMLDivElement>(null);
@@ -76,6 +91,9 @@ export function CodeEditor(props: CodeEditorProps) {
     // Markdown support (with HTML, JavaScript and CSS inside it) is a separate
     // chunk, loaded when a markdown cell is first edited: most opens never need it.
     const lang = new Compartment();
+    const assist = () => (latest.current.language === 'python' ? (latest.current.assist ?? null) : null);
+    const kernelCompletion = kernelCompletionSource(assist);
+    const kernelHover = kernelHoverSource(assist);
     const view = new EditorView({
       parent: host.current!,
       state: EditorState.create({
@@ -87,13 +105,24 @@ export function CodeEditor(props: CodeEditorProps) {
           indentOnInput(),
           bracketMatching(),
           closeBrackets(),
-          autocompletion({ activateOnTyping: false }),
+          autocompletion({
+            activateOnTyping: true,
+            override: [
+              async (ctx: CompletionContext) => {
+                // The kernel after `.` / `["` or on Ctrl-Space; the code's own names on Ctrl-Space.
+                const live = await kernelCompletion(ctx);
+                if (live || !ctx.explicit || props.language !== 'python') return live;
+                return localCompletionSource(ctx) ?? globalCompletion(ctx);
+              },
+            ],
+          }),
+          hoverTooltip(kernelHover, { hoverTime: 500 }),
           highlightActiveLine(),
           syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
           keymap.of([
             ...yUndoManagerKeymap,
             ...closeBracketsKeymap,
-            ...completionKeymap,
+            ...COMPLETION_KEYS,
             indentWithTab,
             ...defaultKeymap,
           ]),

@@ -6,6 +6,7 @@ import { api } from '../api/gateway-client';
 import { ComputePicker } from '../compute/compute-picker';
 import { gpuWaitText } from '../compute/gpu-wait-text';
 import type { StoredSession } from '../api/auth-store';
+import type { KernelAssist } from '../kernel/kernel-assist';
 import { KernelChannel, type KernelChannelState } from '../kernel/kernel-channel';
 import { KernelStatusBar } from '../kernel/kernel-status-bar';
 import { cellQueuePosition, queueMessage } from '../kernel/queue-message';
@@ -115,6 +116,17 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
   const role = kernel.role ?? conn.role;
   const readOnly = role === 'viewer' || role === 'runner';
   const canRun = role !== 'viewer';
+  // Completions and docs from the live kernel: only for people who may run code (asking runs the kernel's completer).
+  const assist = useMemo<KernelAssist | null>(
+    () =>
+      canRun
+        ? {
+            complete: async (code, cursorPos) => channel.ask({ type: 'complete', code, cursorPos }),
+            inspect: async (code, cursorPos) => channel.ask({ type: 'inspect', code, cursorPos }),
+          }
+        : null,
+    [channel, canRun],
+  );
 
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [editing, setEditing] = useState(false);
@@ -447,6 +459,7 @@ function NotebookEditor({ conn, session }: { conn: NotebookConnection; session: 
                 editing={editing && id === selectedId}
                 readOnly={readOnly}
                 canRun={canRun}
+                assist={assist}
                 awareness={conn.provider.awareness}
                 undoManager={conn.undoManager}
                 queuePosition={cellQueuePosition(kernel.queue, id)}
