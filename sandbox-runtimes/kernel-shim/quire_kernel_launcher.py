@@ -57,7 +57,12 @@ def main(argv):
         __import__(name)
     from ipykernel.kernelapp import IPKernelApp
 
-    IPKernelApp.launch_instance(argv=argv + ["--IPKernelApp.extensions=['quire_ipython']"])
+    # Completions from the live namespace (dir(), dict and DataFrame keys, paths), not jedi's
+    # static analysis: jedi's first completion in a sandbox takes seconds (it imports and
+    # parses), too slow for a popup while typing; static completions are the language server's.
+    IPKernelApp.launch_instance(
+        argv=argv + ["--IPKernelApp.extensions=['quire_ipython']", "--IPCompleter.use_jedi=False"]
+    )
 
 
 if __name__ == "__main__":

@@ -244,6 +244,33 @@ describe('web editor (browser, real services)', () => {
     expect(await accessibilityViolations(a)).toEqual([]);
   });
 
+  it('completes from the live kernel: a DataFrame’s columns after `.`, accepted with Tab', async () => {
+    const n = await appendCell(
+      a,
+      "import pandas as pd\nsales = pd.DataFrame({'amount_eur': [1], 'region': ['n']})\nprint('frame ready')",
+    );
+    await a
+      .locator(`${cell(n)} .outputs`)
+      .getByText('frame ready')
+      .waitFor({ timeout: 90_000 });
+    const before = await a.locator('section.cell').count();
+    await settledClick(a.getByRole('button', { name: '+ Code' }));
+    const content = a.locator(`[data-cell-index="${before + 1}"] .cm-content`);
+    await content.waitFor();
+    await settledClick(content);
+    await a.keyboard.type('sales.amo', { delay: 30 });
+    const popup = a.locator('.cm-tooltip-autocomplete');
+    await popup.getByText('amount_eur').waitFor({ timeout: 30_000 });
+    await screenshot(a, '05b-kernel-completion');
+    await a.keyboard.press('Tab');
+    await eventually(() => content.textContent(), 'sales.amount_eur');
+    // Enter stays a newline even with the list open again.
+    await a.keyboard.type('.', { delay: 30 });
+    await a.keyboard.press('Enter');
+    await eventually(() => a.locator(`[data-cell-index="${before + 1}"] .cm-line`).count(), 2);
+    await a.keyboard.press('Escape');
+  });
+
   it('shows a progress bar that updates in place (one line, not one per update)', async () => {
     // The real tqdm (in the kernel env): \r rewrites on stderr.
     const n = await appendCell(
@@ -605,6 +632,17 @@ async function settledClick(target: import('playwright-core').Locator): Promise<
   await target.scrollIntoViewIfNeeded();
   await target.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   await target.click();
+}
+
+/** Polls `read` until it gives `want` (10 s), then asserts it. */
+async function eventually<T>(read: () => Promise<T>, want: T): Promise<void> {
+  const end = Date.now() + 10_000;
+  let got = await read();
+  while (got !== want && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    got = await read();
+  }
+  expect(got).toBe(want);
 }
 
 /** Adds a code cell at the end with the add button, types `code` and runs it with Shift-Enter. */
