@@ -212,7 +212,8 @@ describe('kernel channel: queue, fan-out, outputs in the document, background ru
     expect(cols).toMatchObject({ type: 'complete_reply', cursorEnd: code.length });
     expect(JSON.stringify((cols as { matches: string[] }).matches)).toContain('amount');
     const attr = await a.request({ type: 'complete', code: 'df.reg', cursorPos: 6 });
-    expect((attr as { matches: string[] }).matches).toContain('region');
+    // IPython's own completer answers `.region` from the dot (cursor_start 2); jedi would say `region` from 3.
+    expect((attr as { matches: string[] }).matches.some((m) => m.endsWith('region'))).toBe(true);
     // Unicode: positions are code points (the protocol's), so an emoji before the cursor is one.
     const emoji = 's = "😀"; df.reg';
     const withEmoji = await a.request({ type: 'complete', code: emoji, cursorPos: [...emoji].length });
@@ -228,7 +229,7 @@ describe('kernel channel: queue, fan-out, outputs in the document, background ru
     const [busy] = await a.run(['busy']);
     const t0 = Date.now();
     const during = await a.request({ type: 'complete', code: 'df.reg', cursorPos: 6 });
-    expect((during as { matches: string[] }).matches).toContain('region');
+    expect((during as { matches: string[] }).matches.some((m) => m.endsWith('region'))).toBe(true);
     console.log(`completion during a 3 s cell answered after ${Date.now() - t0} ms`);
     await a.finished(busy!);
     const v = await ChannelClient.open(wsUrl(), vera.token);

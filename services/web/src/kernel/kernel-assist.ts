@@ -79,7 +79,8 @@ export function kernelCompletionSource(assist: () => KernelAssist | null): Compl
         const type = t ? TYPE_MAP[t] : undefined;
         return type ? { label, type } : { label };
       }),
-      validFor: /^[\w]*$/,
+      // IPython's completer may start the range at the dot (`.region`).
+      validFor: /^\.?\w*$/,
     };
   };
 }
