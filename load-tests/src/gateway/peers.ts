@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
-import type { Peer } from '../noop-cell/peers';
+import { wsComplete, type Peer } from '../noop-cell/peers';
 import { now, withTimeout } from '../lib/stats';
 
 const TIMEOUT_MS = 10_000;
@@ -69,7 +69,17 @@ export async function gatewayEditorPeer(base: string): Promise<Peer> {
   doc.transact(() => src.insert(0, 'pass'));
   const ws = await openWs(session.kernelChannelUrl, [`quire.bearer.${token}`]);
   let n = 0;
-  const roundTrip = async (): Promise<number> => {
+  const roundTrip = async (code: string): Promise<number> => {
+    // Another cell than `pass` (a benchmark's setup cell): the cell's source becomes it, and the run
+    // waits for the gateway's copy of the document to have that edit (editsUpTo), as the editor does.
+    let editsUpTo: { clientId: number; clock: number } | undefined;
+    if (code !== src.toString()) {
+      doc.transact(() => {
+        src.delete(0, src.length);
+        src.insert(0, code);
+      });
+      editsUpTo = { clientId: doc.clientID, clock: Y.getState(doc.store, doc.clientID) };
+    }
     const requestId = `r${n++}`;
     const t0 = now();
     await withTimeout(
@@ -93,15 +103,43 @@ export async function gatewayEditorPeer(base: string): Promise<Peer> {
           }
         };
         ws.on('message', onMessage);
-        ws.send(JSON.stringify({ type: 'run', requestId, cellIds: [cellId] }));
+        ws.send(
+          JSON.stringify({ type: 'run', requestId, cellIds: [cellId], ...(editsUpTo ? { editsUpTo } : {}) }),
+        );
       }),
       TIMEOUT_MS,
       'run over the kernel channel',
     );
     return now() - t0;
   };
+  const complete = async (code: string, cursorPos: number) => {
+    const requestId = `c${n++}`;
+    const t0 = now();
+    const matches = await withTimeout(
+      new Promise<string[]>((resolve, reject) => {
+        const onMessage = (raw: WebSocket.RawData) => {
+          const m = JSON.parse(raw.toString()) as {
+            type: string;
+            requestId?: string;
+            matches?: string[];
+            message?: string;
+          };
+          if (m.requestId !== requestId) return;
+          ws.off('message', onMessage);
+          if (m.type === 'complete_reply') resolve(m.matches ?? []);
+          else reject(new Error(m.message ?? m.type));
+        };
+        ws.on('message', onMessage);
+        ws.send(JSON.stringify({ type: 'complete', requestId, code, cursorPos }));
+      }),
+      TIMEOUT_MS,
+      'complete over the kernel channel',
+    );
+    return { ms: now() - t0, matches };
+  };
   return {
     name: 'quire-gateway-editor',
+    complete,
     describe:
       'Quire gateway, editor kernel channel: `run` by cell id → code read from the Y.Doc → fair queue → host worker (NDJSON) → gVisor ipykernel → outputs written to the doc → execution_finished',
     roundTrip,
@@ -182,6 +220,7 @@ export async function gatewayJupyterPeer(base: string): Promise<Peer> {
   };
   return {
     name: 'quire-gateway-jupyter',
+    complete: (code, cursorPos) => wsComplete(ws, code, cursorPos),
     describe:
       'Quire gateway, Jupyter-compatible /api/kernels/<id>/channels (JSON) → fair queue → host worker (NDJSON) → gVisor ipykernel',
     roundTrip,

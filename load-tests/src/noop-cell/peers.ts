@@ -23,6 +23,8 @@ export interface Peer {
   /** What it is, for the results. */
   describe: string;
   roundTrip(code: string): Promise<number>;
+  /** A completion request at `cursorPos` (code points) → its reply: ms, and the matches (completion benchmark). */
+  complete?(code: string, cursorPos: number): Promise<{ ms: number; matches: string[] }>;
   /** Smaller round trips that split the cost (peers whose client is KernelClient). */
   probes?: { name: string; run: () => Promise<number> }[];
   close(): Promise<void>;
@@ -231,6 +233,7 @@ export async function jupyterServerPeer(venv: string, opts: { nodelay: boolean }
         ? 'Jupyter Server 2.17.0 as above, with TCP_NODELAY set on the kernel WebSocket (config patch)'
         : 'Jupyter Server 2.17.0, stock: kernel WebSocket /api/kernels/<id>/channels (JSON messages) → ipykernel over ZeroMQ tcp',
       roundTrip: (code) => wsRoundTrip(ws, code),
+      complete: (code, cursorPos) => wsComplete(ws, code, cursorPos),
       close: async () => {
         ws.close();
         await fetch(`${base}/api/kernels/${id}`, { method: 'DELETE', headers: auth }).catch(() => undefined);
@@ -323,6 +326,36 @@ async function waitForKernelOverWs(ws: WebSocket): Promise<void> {
     }
   }
   throw new Error('the Jupyter Server kernel did not answer kernel_info in 60 s');
+}
+
+/** complete_request → complete_reply over a Jupyter kernel WebSocket (JSON protocol); the reply alone, as a completer waits for. */
+export async function wsComplete(
+  ws: WebSocket,
+  code: string,
+  cursorPos: number,
+): Promise<{ ms: number; matches: string[] }> {
+  const { id, data } = wsRequest('complete_request', { code, cursor_pos: cursorPos });
+  const t0 = now();
+  const reply = await withTimeout(
+    new Promise<WsMessage>((resolve, reject) => {
+      const onClose = () => reject(new Error('kernel websocket closed'));
+      const onMessage = (raw: WebSocket.RawData) => {
+        const msg = JSON.parse(raw.toString()) as WsMessage;
+        if (msg.parent_header.msg_id !== id || msg.channel !== 'shell') return;
+        ws.off('message', onMessage);
+        ws.off('close', onClose);
+        resolve(msg);
+      };
+      ws.on('message', onMessage);
+      ws.once('close', onClose);
+      ws.send(data);
+    }),
+    ROUND_TRIP_TIMEOUT_MS,
+    'complete over websocket',
+  );
+  const ms = now() - t0;
+  if (reply.content.status !== 'ok') throw new Error(`complete: ${String(reply.content.status)}`);
+  return { ms, matches: (reply.content.matches as string[] | undefined) ?? [] };
 }
 
 async function wsRoundTrip(ws: WebSocket, code: string): Promise<number> {
