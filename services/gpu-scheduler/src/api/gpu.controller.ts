@@ -42,8 +42,6 @@ export class InternalTokenGuard implements CanActivate {
   }
 }
 
-const parse = parseInput;
-
 const QuotaBody = z.object({ maxSlots: z.number().int().min(0).max(1_000_000) });
 
 @Controller()
@@ -54,22 +52,22 @@ export class GpuController {
   @Post('internal/gpu/requests')
   @HttpCode(200)
   async request(@Body() body: unknown): Promise<RequestState> {
-    const state = await this.host.runtime.scheduler.request(parse(GpuAllocationRequest, body));
+    const state = await this.host.runtime.scheduler.request(parseInput(GpuAllocationRequest, body));
     void this.host.runtime.drainOutbox().catch(() => undefined);
     return state;
   }
 
   @Get('internal/gpu/requests/:requestId')
   get(@Param('requestId') requestId: string): Promise<RequestState> {
-    return this.host.runtime.scheduler.get(parse(hostApiId, requestId));
+    return this.host.runtime.scheduler.get(parseInput(hostApiId, requestId));
   }
 
   @Post('internal/gpu/requests/:requestId/release')
   @HttpCode(200)
   async release(@Param('requestId') requestId: string, @Body() body: unknown): Promise<RequestState> {
     const state = await this.host.runtime.scheduler.release(
-      parse(hostApiId, requestId),
-      parse(GpuReleaseRequest, body ?? {}),
+      parseInput(hostApiId, requestId),
+      parseInput(GpuReleaseRequest, body ?? {}),
     );
     void this.host.runtime.drainOutbox().catch(() => undefined);
     return state;
@@ -85,13 +83,13 @@ export class GpuController {
     @Param('tenant') tenant: string,
     @Body() body: unknown,
   ): Promise<{ tenant: string; maxSlots: number }> {
-    const { maxSlots } = parse(QuotaBody, body);
-    await this.host.runtime.scheduler.setQuota(parse(hostApiId, tenant), maxSlots);
+    const { maxSlots } = parseInput(QuotaBody, body);
+    await this.host.runtime.scheduler.setQuota(parseInput(hostApiId, tenant), maxSlots);
     return { tenant, maxSlots };
   }
 
   @Get('api/gpu/offer')
   offer(@Query('tenant') tenant: unknown): Promise<GpuOfferDto> {
-    return this.host.runtime.views.offer(parse(hostApiId, tenant));
+    return this.host.runtime.views.offer(parseInput(hostApiId, tenant));
   }
 }

@@ -82,14 +82,14 @@ export class GpuScheduler {
 
   /** POST /internal/gpu/requests: idempotent by requestId. */
   async request(req: ParsedRequest): Promise<RequestState> {
-    const fit = requestFit(req.gpuType, req.profile);
-    const known = await this.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${this.t.gpus} WHERE gpu_type = $1`,
-      [req.gpuType],
-    );
+    // The lifecycle polls a queued request by asking again: answer that from its row alone.
     const existing = await this.row(req.requestId);
     if (existing) return this.stateOf(existing);
-    if (Number(known.rows[0]!.n) === 0)
+    const fit = requestFit(req.gpuType, req.profile);
+    const known = await this.pool.query(`SELECT 1 FROM ${this.t.gpus} WHERE gpu_type = $1 LIMIT 1`, [
+      req.gpuType,
+    ]);
+    if (known.rowCount === 0)
       throw new QuireError(
         'validation',
         `no host has reported a GPU of type "${req.gpuType}"`,
